@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Start or stop the services image-release's tests and local release need: a real dockerd and a real
+# OCI registry (distribution 2.8), both on this machine only (unix socket and 127.0.0.1).
+#
+#   scripts/services.sh start   # install if missing (Debian, as root), start what is not running
+#   scripts/services.sh stop    # stop only what `start` started
+#   scripts/services.sh status
+#   scripts/services.sh env     # print the variables the tests read (eval "$(scripts/services.sh env)")
+#
+# Settings (environment): IR_SERVICES_DIR (state, default /tmp/image-release-services),
+# IR_REGISTRY_PORT (default 5000), IR_SKIP_DOCKERD=1 (registry only).
+set -euo pipefail
+
+STATE=${IR_SERVICES_DIR:-/tmp/image-release-services}
+PORT=${IR_REGISTRY_PORT:-5000}
+SOCK=${IR_DOCKER_SOCK:-/var/run/docker.sock}
+DOCKER=/usr/bin/docker
+[ -x "$DOCKER" ] || DOCKER=$(command -v docker || echo docker)
+
+say() { printf 'services: %s\n' "$*" >&2; }
+
+need_install() {
+  local missing=()
+  command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+  command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+  [ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
+  printf '%s\n' "${missing[@]}"
+}
+
+install_missing() {
+  local pkgs
+  pkgs=$(need_install | tr '\n' ' ')
+  [ -n "${pkgs// /}" ] || return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    say "missing: $pkgs; install them (Debian: apt-get install $pkgs) and run again"
+    exit 1
+  fi
+  say "installing $pkgs from Debian's packages"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
+}
+
+docker_up() { DOCKER_HOST="unix://$SOCK" "$DOCKER" info >/dev/null 2>&1; }
+registry_up() { curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; }
+
+start_dockerd() {
+  if docker_up; then say "dockerd already running at $SOCK"; return 0; fi
+  say "starting dockerd (bridge none, no iptables, socket $SOCK)"
+  mkdir -p "$STATE"
+  # setsid: keep dockerd out of the caller's process group, so stop is explicit.
+  setsid dockerd --bridge=none --iptables=false --ip-masq=false --host "unix://$SOCK" \
+    --data-root "${IR_DOCKER_ROOT:-/var/lib/docker}" --exec-root "$STATE/exec" \
+    --pidfile "$STATE/dockerd.pid" >"$STATE/dockerd.log" 2>&1 < /dev/null &
+  echo started >"$STATE/dockerd.started"
+  for _ in $(seq 1 120); do
+    docker_up && { say "dockerd ready"; return 0; }
+    sleep 0.5
+  done
+  say "dockerd did not come up; its log follows"; tail -n 30 "$STATE/dockerd.log" >&2; exit 1
+}
+
+start_registry() {
+  if registry_up; then say "registry already answering on 127.0.0.1:$PORT"; return 0; fi
+  mkdir -p "$STATE/registry-data"
+  cat >"$STATE/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry-data
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$PORT
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+  say "starting registry on 127.0.0.1:$PORT (delete enabled, data in $STATE/registry-data)"
+  setsid docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 < /dev/null &
+  echo $! >"$STATE/registry.pid"
+  for _ in $(seq 1 60); do
+    registry_up && { say "registry ready"; return 0; }
+    sleep 0.25
+  done
+  say "registry did not come up; its log follows"; tail -n 30 "$STATE/registry.log" >&2; exit 1
+}
+
+base_image() {
+  # A tiny base image made here (no base image can be pulled): busybox-static as a rootfs.
+  if DOCKER_HOST="unix://$SOCK" "$DOCKER" image inspect image-release/busybox:local >/dev/null 2>&1; then return 0; fi
+  local root; root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/tmp" "$root/etc"
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  for applet in sh ls cat echo true sleep env id; do ln -s busybox "$root/bin/$applet"; done
+  echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
+  tar -C "$root" -c . | DOCKER_HOST="unix://$SOCK" "$DOCKER" import - image-release/busybox:local >/dev/null
+  rm -rf "$root"
+  say "base image image-release/busybox:local imported"
+}
+
+stop_all() {
+  if [ -f "$STATE/registry.pid" ]; then
+    kill "$(cat "$STATE/registry.pid")" 2>/dev/null || true
+    rm -f "$STATE/registry.pid"; say "registry stopped"
+  fi
+  if [ -f "$STATE/dockerd.started" ] && [ -f "$STATE/dockerd.pid" ]; then
+    local pid; pid=$(cat "$STATE/dockerd.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    rm -f "$STATE/dockerd.started"; say "dockerd stopped"
+  fi
+}
+
+case "${1:-}" in
+  start)
+    install_missing
+    [ "${IR_SKIP_DOCKERD:-0}" = 1 ] || { start_dockerd; base_image; }
+    start_registry ;;
+  stop) stop_all ;;
+  status)
+    docker_up && echo "dockerd: up ($SOCK)" || echo "dockerd: down"
+    registry_up && echo "registry: up (127.0.0.1:$PORT)" || echo "registry: down" ;;
+  env)
+    echo "export DOCKER_HOST=unix://$SOCK"
+    echo "export IR_TEST_REGISTRY=127.0.0.1:$PORT" ;;
+  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+esac
