@@ -1,0 +1,230 @@
+"""The release context: what is being built, and why (pure).
+
+A :class:`Context` says which git ref triggered the run and what kind of event it is. It is
+detected, first match wins, from ``--tag``, GitHub Actions, GitLab CI, or local git. The
+detection here is pure: the environment is passed in as a dict and local git facts as a
+:class:`GitFacts` read beforehand by ``image_release.adapters.git_repo``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Callable, Mapping
+
+from image_release.errors import ContextError
+
+# Event kinds, as docker/metadata-action names them in `type=ref,event=...`.
+TAG = "tag"
+BRANCH = "branch"
+PR = "pr"
+SCHEDULE = "schedule"
+EVENTS = (TAG, BRANCH, PR, SCHEDULE)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a run comes from. ``event`` is one of tag, branch, pr, schedule."""
+
+    event: str
+    ref: str  # full ref: refs/tags/v1.2.3, refs/heads/main, refs/pull/7/merge
+    sha: str = ""
+    tag: str | None = None  # v1.2.3 on a tag event
+    branch: str | None = None  # main on a branch event; the PR head branch on a pr event
+    default_branch: str | None = None
+    base_ref: str | None = None  # the PR's target branch
+    pr_number: int | None = None
+    repository: str | None = None  # owner/name (GitHub) or group/project path (GitLab)
+    source: str = "git"  # cli, github, gitlab, git
+    server_url: str | None = None  # https://github.com, https://gitlab.example.com
+    registry_image: str | None = None  # $CI_REGISTRY_IMAGE on GitLab CI
+    registry: str | None = None  # $CI_REGISTRY on GitLab CI
+    timestamp: datetime = field(default_factory=lambda: datetime(1970, 1, 1, tzinfo=timezone.utc))
+    commit_date: datetime | None = None
+
+    @property
+    def ref_name(self) -> str:
+        for prefix in ("refs/tags/", "refs/heads/"):
+            if self.ref.startswith(prefix):
+                return self.ref[len(prefix):]
+        return self.ref
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+    @property
+    def is_default_branch(self) -> bool:
+        """metadata-action's ``{{is_default_branch}}``: the branch built is the default one."""
+        if self.event != BRANCH or not self.default_branch:
+            return False
+        return self.branch == self.default_branch
+
+    def with_tag(self, tag: str) -> "Context":
+        return replace(self, event=TAG, ref=f"refs/tags/{tag}", tag=tag, branch=None, pr_number=None, base_ref=None)
+
+
+@dataclass(frozen=True)
+class GitFacts:
+    """What local git says about HEAD (read by the git adapter)."""
+
+    sha: str = ""
+    exact_tags: tuple[str, ...] = ()  # tags pointing exactly at HEAD
+    branch: str | None = None  # None on a detached HEAD
+    default_branch: str | None = None  # origin/HEAD, else init.defaultBranch, else None
+    commit_date: datetime | None = None
+    remote_url: str | None = None
+
+
+def detect_context(
+    env: Mapping[str, str],
+    *,
+    cli_tag: str | None = None,
+    git: GitFacts | Callable[[], GitFacts] | None = None,
+    now: datetime | None = None,
+    read_file: Callable[[str], str] | None = None,
+) -> Context:
+    """Detect the context; first match wins: ``cli_tag``, GitHub Actions, GitLab CI, local git.
+
+    ``git`` may be a callable so that git is only read when needed. ``read_file`` reads the
+    GitHub event payload (passed in to keep this function pure); without it the payload is skipped.
+    """
+    now = now or datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+    def facts() -> GitFacts:
+        if git is None:
+            return GitFacts()
+        return git() if callable(git) else git
+
+    if env.get("GITHUB_ACTIONS") == "true":
+        ctx = _from_github(env, now, read_file)
+    elif env.get("GITLAB_CI") == "true" or env.get("GITLAB_CI") == "1":
+        ctx = _from_gitlab(env, now)
+    else:
+        ctx = None
+
+    if cli_tag is not None:
+        if not cli_tag.strip():
+            raise ContextError("--tag is empty", hint="pass a version tag such as --tag v1.2.3")
+        base = ctx or _from_git(facts(), now, require=False)
+        return replace(base.with_tag(cli_tag.strip()), source="cli")
+    if ctx is not None:
+        return ctx
+    return _from_git(facts(), now, require=True)
+
+
+def _from_github(env: Mapping[str, str], now: datetime, read_file) -> Context:
+    event_name = env.get("GITHUB_EVENT_NAME", "")
+    ref = env.get("GITHUB_REF", "")
+    sha = env.get("GITHUB_SHA", "")
+    payload: dict = {}
+    path = env.get("GITHUB_EVENT_PATH")
+    if path and read_file is not None:
+        try:
+            payload = json.loads(read_file(path) or "{}")
+        except (OSError, ValueError):
+            payload = {}
+    repo_info = payload.get("repository") or {}
+    default_branch = repo_info.get("default_branch") or None
+    common = dict(
+        sha=sha,
+        default_branch=default_branch,
+        repository=env.get("GITHUB_REPOSITORY") or repo_info.get("full_name"),
+        source="github",
+        server_url=env.get("GITHUB_SERVER_URL", "https://github.com"),
+        timestamp=now,
+    )
+    if event_name in ("pull_request", "pull_request_target"):
+        number = (payload.get("pull_request") or {}).get("number") or payload.get("number")
+        if number is None and ref.startswith("refs/pull/"):
+            number = ref.split("/")[2]
+        if event_name == "pull_request":
+            # On pull_request, GITHUB_SHA is the merge commit; metadata-action uses the head sha.
+            head_sha = ((payload.get("pull_request") or {}).get("head") or {}).get("sha")
+            if head_sha:
+                common["sha"] = head_sha
+        return Context(
+            event=PR,
+            ref=ref or f"refs/pull/{number}/merge",
+            branch=env.get("GITHUB_HEAD_REF") or None,
+            base_ref=env.get("GITHUB_BASE_REF") or None,
+            pr_number=int(number) if number is not None else None,
+            **common,
+        )
+    if ref.startswith("refs/tags/"):
+        tag = ref[len("refs/tags/"):]
+        return Context(event=TAG, ref=ref, tag=tag, **common)
+    event = SCHEDULE if event_name == "schedule" else BRANCH
+    if ref.startswith("refs/heads/"):
+        return Context(event=event, ref=ref, branch=ref[len("refs/heads/"):], **common)
+    raise ContextError(
+        f"GitHub Actions ref {ref!r} is not a branch, tag or pull request",
+        hint="run on push, pull_request or schedule events, or pass --tag",
+    )
+
+
+def _from_gitlab(env: Mapping[str, str], now: datetime) -> Context:
+    sha = env.get("CI_COMMIT_SHA", "")
+    default_branch = env.get("CI_DEFAULT_BRANCH") or None
+    server = env.get("CI_SERVER_URL")
+    common = dict(
+        sha=sha,
+        default_branch=default_branch,
+        repository=env.get("CI_PROJECT_PATH"),
+        source="gitlab",
+        server_url=server,
+        registry_image=env.get("CI_REGISTRY_IMAGE") or None,
+        registry=env.get("CI_REGISTRY") or None,
+        timestamp=now,
+    )
+    tag = env.get("CI_COMMIT_TAG")
+    if tag:
+        return Context(event=TAG, ref=f"refs/tags/{tag}", tag=tag, **common)
+    iid = env.get("CI_MERGE_REQUEST_IID")
+    if env.get("CI_PIPELINE_SOURCE") == "merge_request_event" or iid:
+        return Context(
+            event=PR,
+            ref=f"refs/merge-requests/{iid}/head",
+            branch=env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME") or None,
+            base_ref=env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME") or None,
+            pr_number=int(iid) if iid and iid.isdigit() else None,
+            **common,
+        )
+    branch = env.get("CI_COMMIT_BRANCH") or env.get("CI_COMMIT_REF_NAME")
+    if branch:
+        event = SCHEDULE if env.get("CI_PIPELINE_SOURCE") == "schedule" else BRANCH
+        return Context(event=event, ref=f"refs/heads/{branch}", branch=branch, **common)
+    raise ContextError(
+        "GitLab CI gives neither CI_COMMIT_TAG, CI_COMMIT_BRANCH nor a merge request",
+        hint="run the job on tags, branches or merge requests, or pass --tag",
+    )
+
+
+def _from_git(facts: GitFacts, now: datetime, require: bool) -> Context:
+    common = dict(sha=facts.sha, default_branch=facts.default_branch, source="git", timestamp=now,
+                  commit_date=facts.commit_date)
+    if facts.exact_tags and require:
+        tag = _pick_tag(facts.exact_tags)
+        return Context(event=TAG, ref=f"refs/tags/{tag}", tag=tag, **common)
+    if facts.branch:
+        return Context(event=BRANCH, ref=f"refs/heads/{facts.branch}", branch=facts.branch, **common)
+    if not require:
+        return Context(event=BRANCH, ref="HEAD", **common)
+    if not facts.sha:
+        raise ContextError(
+            "no release context: not in CI, no --tag, and this is not a git repository with commits",
+            hint="pass --tag v1.2.3, or run inside a git checkout",
+        )
+    return Context(event=BRANCH, ref="HEAD", **common)
+
+
+def _pick_tag(tags: tuple[str, ...]) -> str:
+    """Of several tags on HEAD, prefer the highest SemVer one, else the first by name."""
+    from image_release.core.versions import parse_tag_lenient
+
+    parsed = [(parse_tag_lenient(t), t) for t in tags]
+    versions = [(v, t) for v, t in parsed if v is not None]
+    if versions:
+        return max(versions, key=lambda p: p[0])[1]
+    return sorted(tags)[0]
