@@ -1,0 +1,457 @@
+"""GitLab releases through python-gitlab: preflight, create-or-update by tag, asset links.
+
+Thin adapter: the release content (``ReleaseSpec``) is decided in ``image_release.core``;
+this module only turns it into Releases API, Release links API and generic packages calls.
+
+Decisions (GitLab differs from GitHub):
+
+- GitLab releases have no draft and no prerelease flag. A prerelease is marked in the
+  release *name* (`` (pre-release)`` is appended unless the name already says so), so the
+  release list and the page title show it; the body is left exactly as the notes module
+  wrote it.
+- GitLab's "latest release" (``/releases/permalink/latest``, the badge, the list order) is
+  the release with the newest ``released_at``. When ``spec.make_latest`` is False (a
+  backport such as ``v1.1.5`` after ``v1.2.0``, or a prerelease) and this release would
+  otherwise be the newest, ``released_at`` is set one second before the current newest
+  release. GitLab then shows it as a "historical release" in the list, right below the real
+  latest, and the permalink keeps pointing at the highest stable version. When
+  ``make_latest`` is True, ``released_at`` is left to GitLab (the time of creation) and never
+  rewritten on a re-run.
+- Files (``spec.assets``) are uploaded to the project's generic package registry
+  (``<assets_package>/<tag>/<file>``; allowed for the job token) and attached as release
+  links of type ``other``. An asset whose link already exists is kept unless
+  ``spec.replace_assets``.
+- Links (``spec.links``) are matched by name (then by URL, because GitLab wants both
+  unique per release): created when missing, updated when changed, never duplicated. Links
+  the spec does not name are left alone.
+- A re-run updates the existing release; a ``409 Release already exists`` from a
+  concurrent job is treated the same way.
+
+python-gitlab is imported lazily. Every client is built with ``retry_transient_errors=True``
+(5xx, 52x and connection errors are retried with backoff), honours ``429`` with
+``Retry-After`` through the same retries, and has a timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+from urllib.parse import quote
+
+from image_release.core.release_spec import Link, ReleaseResult, ReleaseSpec
+from image_release.errors import AuthError, ConfigError, ForgeError, ReleaseError
+
+#: The longest release description GitLab stores (``description`` is a text column limited
+#: to 1,000,000 characters by the Release model). The notes module should cut to this.
+BODY_LIMIT = 1_000_000
+
+DEVELOPER_ACCESS = 30
+
+_AUTH_HINT = (
+    "in a GitLab CI job pass CI_JOB_TOKEN as the job token; elsewhere use a personal, project "
+    "or group access token with the `api` scope (and at least the Developer role)"
+)
+
+
+# --------------------------------------------------------------------------- shared helpers
+# (also used by image_release.adapters.gitlab_registry)
+
+
+def connect(url: str, token: str | None, job_token: str | None, timeout: float) -> Any:
+    """A python-gitlab client with retries and a timeout. Raises AuthError without a token."""
+    if token and job_token:
+        raise ConfigError(
+            "Both a GitLab token and a job token were given",
+            hint="give one: the job token (CI_JOB_TOKEN) in CI, or a personal/project access token",
+        )
+    if not token and not job_token:
+        raise AuthError("No GitLab token is configured", hint=_AUTH_HINT)
+    import gitlab  # lazy: keep `invoke --list` fast
+
+    return gitlab.Gitlab(
+        url,
+        private_token=token or None,
+        job_token=job_token or None,
+        timeout=timeout,
+        retry_transient_errors=True,
+    )
+
+
+def server_message(err: Any) -> str:
+    """The message GitLab sent with an error, short and on one line (never a token)."""
+    msg = getattr(err, "error_message", None) or str(err)
+    text = str(msg).replace("\n", " ").strip()
+    return text[:300] + ("..." if len(text) > 300 else "")
+
+
+def is_insufficient_scope(err: Any) -> bool:
+    body = getattr(err, "response_body", b"") or b""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    return "insufficient_scope" in str(body) or "insufficient_scope" in server_message(err)
+
+
+@contextlib.contextmanager
+def translate_errors(action: str, url: str, project: str | int) -> Iterator[None]:
+    """Turn python-gitlab and network errors into the project's typed forge errors."""
+    import gitlab.exceptions as gexc
+    import requests
+
+    try:
+        yield
+    except ReleaseError:
+        raise
+    except gexc.GitlabAuthenticationError as err:
+        raise AuthError(
+            f"GitLab at {url} refused the token (401) while {action}", hint=_AUTH_HINT
+        ) from err
+    except gexc.GitlabError as err:
+        status = getattr(err, "response_code", None)
+        detail = server_message(err)
+        if status == 403 and is_insufficient_scope(err):
+            raise AuthError(
+                f"The GitLab token lacks the `api` scope (403 insufficient_scope) while {action}",
+                hint="create the token with the `api` scope (`read_api` cannot create releases)",
+            ) from err
+        if status == 403:
+            raise ForgeError(
+                f"GitLab forbids {action} on project {project} (403: {detail})",
+                hint=(
+                    "the token's user needs at least the Developer role on the project (a job "
+                    "token acts as the user who started the pipeline), releases must be enabled "
+                    "for the project, and for a protected tag the user must be allowed to create it"
+                ),
+                status=403,
+            ) from err
+        if status == 404:
+            raise ForgeError(
+                f"GitLab answered 404 while {action}: project {project} not found at {url} ({detail})",
+                hint=(
+                    "check the project path or ID and the GitLab URL; a private project is "
+                    "reported as not found to a token that cannot see it, and a job token only "
+                    "reaches the project of its own pipeline"
+                ),
+                status=404,
+            ) from err
+        if status == 429:
+            raise ForgeError(
+                f"GitLab kept rate-limiting the requests (429) while {action}",
+                hint="wait for the rate limit to reset (see Retry-After) and run again",
+                status=429,
+            ) from err
+        if status is not None and status >= 500:
+            raise ForgeError(
+                f"GitLab failed with {status} while {action}, also after retries ({detail})",
+                hint="GitLab is having trouble; run again later (a re-run updates, never duplicates)",
+                status=status,
+            ) from err
+        raise ForgeError(
+            f"GitLab answered {status} while {action}: {detail}",
+            hint="see the GitLab message above; the request was refused as sent",
+            status=status,
+        ) from err
+    except (requests.ConnectionError, requests.Timeout) as err:
+        raise ForgeError(
+            f"Cannot reach GitLab at {url} while {action} ({type(err).__name__})",
+            hint="check the GitLab URL (CI_SERVER_URL in CI) and the network; retries were exhausted",
+        ) from err
+
+
+def _parse_time(value: str) -> datetime:
+    value = value.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _format_time(dt: datetime) -> str:
+    dt = dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def display_name(spec: ReleaseSpec) -> str:
+    """The release name GitLab shows: a prerelease is marked, since GitLab has no flag for it."""
+    lowered = spec.name.lower()
+    if spec.prerelease and "pre-release" not in lowered and "prerelease" not in lowered:
+        return f"{spec.name} (pre-release)"
+    return spec.name
+
+
+# ------------------------------------------------------------------------------ the forge
+
+
+class GitLabForge:
+    """Releases on one GitLab project, with a private token or a CI job token."""
+
+    body_limit = BODY_LIMIT
+
+    def __init__(
+        self,
+        url: str,
+        project: str | int,
+        token: str | None = None,
+        job_token: str | None = None,
+        timeout: float = 30,
+        retries: int = 3,
+        assets_package: str = "release-assets",
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.project = project
+        self._token = token
+        self._job_token = job_token
+        self.timeout = timeout
+        self.retries = retries
+        self.assets_package = assets_package
+        self._client: Any = None
+
+    def __repr__(self) -> str:  # never show a token
+        kind = "job token" if self._job_token else ("token" if self._token else "no token")
+        return f"GitLabForge(url={self.url!r}, project={self.project!r}, auth={kind})"
+
+    # ---------------------------------------------------------------- plumbing
+    def _gl(self) -> Any:
+        if self._client is None:
+            self._client = connect(self.url, self._token, self._job_token, self.timeout)
+        return self._client
+
+    def _kw(self) -> dict[str, Any]:
+        return {"max_retries": self.retries}
+
+    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return translate_errors(action, self.url, self.project)
+
+    def _project(self) -> Any:
+        # lazy: GET /projects/:id is forbidden to the job token, and not needed otherwise
+        return self._gl().projects.get(self.project, lazy=True)
+
+    def _web_base(self) -> str:
+        return f"{self.url}/{self.project}" if isinstance(self.project, str) else self.url
+
+    # --------------------------------------------------------------- preflight
+    def preflight(self) -> None:
+        """Check, before anything is built, that the token may create releases here."""
+        import gitlab.exceptions as gexc
+
+        gl = self._gl()
+        project = self._project()
+        if self._token:
+            with self._errors("checking the token's scopes"):
+                try:
+                    info = gl.http_get("/personal_access_tokens/self", **self._kw())
+                except gexc.GitlabHttpError as err:
+                    if getattr(err, "response_code", None) != 404:  # older GitLab: no endpoint
+                        raise
+                    info = None
+            scopes = (info or {}).get("scopes") if isinstance(info, dict) else None
+            if scopes is not None and "api" not in scopes:
+                raise AuthError(
+                    f"The GitLab token has the scopes {', '.join(sorted(scopes)) or 'none'}, "
+                    "not `api`, so it cannot create releases",
+                    hint="create the token with the `api` scope",
+                )
+            if isinstance(info, dict) and info.get("active") is False:
+                raise AuthError(
+                    "The GitLab token is revoked or expired", hint=_AUTH_HINT
+                )
+            with self._errors("reading the project"):
+                data = gl.projects.get(self.project, **self._kw())
+            perms = getattr(data, "permissions", None) or {}
+            levels = [
+                (perms.get(k) or {}).get("access_level")
+                for k in ("project_access", "group_access")
+            ]
+            known = [lvl for lvl in levels if isinstance(lvl, int)]
+            # No membership level at all: an administrator, or access through a shared
+            # group that this field does not show. Let the release call decide then.
+            if known and max(known) < DEVELOPER_ACCESS:
+                raise ForgeError(
+                    f"The GitLab token's user has access level {max(known)} on project "
+                    f"{self.project}; creating releases needs Developer (30) or higher",
+                    hint="give the user (or the project/group access token) the Developer role",
+                    status=403,
+                )
+        with self._errors("listing releases"):
+            # A job token may read releases of its own project; a private token has been
+            # checked above, and this also proves the Releases feature is reachable.
+            project.releases.list(per_page=1, **self._kw())
+
+    # ----------------------------------------------------------------- publish
+    def publish_release(self, spec: ReleaseSpec) -> ReleaseResult:
+        """Create the release for ``spec.tag``, or update it; attach links and assets."""
+        import gitlab.exceptions as gexc
+
+        project = self._project()
+        name = display_name(spec)
+        existing = self._get_release(project, spec.tag)
+        created = False
+        release: Any
+        if existing is None:
+            data: dict[str, Any] = {"tag_name": spec.tag, "name": name, "description": spec.body}
+            if spec.target_commitish:
+                data["ref"] = spec.target_commitish
+            if not spec.make_latest:
+                below = self._released_at_below_newest(project, spec.tag, None)
+                if below is not None:
+                    data["released_at"] = below
+            try:
+                with self._errors(f"creating the release {spec.tag}"):
+                    try:
+                        release = project.releases.create(data, **self._kw())
+                        created = True
+                    except gexc.GitlabCreateError as err:
+                        if getattr(err, "response_code", None) != 409:
+                            raise
+                        # Another job created it between our read and our create.
+                        existing = self._get_release(project, spec.tag)
+                        if existing is None:
+                            raise
+            except ForgeError as err:
+                if err.status == 422:
+                    raise ForgeError(
+                        err.message,
+                        hint=f"the tag {spec.tag} does not exist on GitLab: push it first, or "
+                        "set the target commit so GitLab can create it",
+                        status=422,
+                    ) from err
+                raise
+        if not created:
+            update: dict[str, Any] = {"name": name, "description": spec.body}
+            if not spec.make_latest:
+                below = self._released_at_below_newest(
+                    project, spec.tag, getattr(existing, "released_at", None)
+                )
+                if below is not None:
+                    update["released_at"] = below
+            with self._errors(f"updating the release {spec.tag}"):
+                release = project.releases.update(spec.tag, update, **self._kw())
+
+        asset_links, asset_names = self._upload_assets(project, spec)
+        links = list(spec.links) + asset_links
+        self._sync_links(project, spec.tag, links)
+        web = _self_url(release) or _self_url(existing)
+        if not web:
+            web = f"{self._web_base()}/-/releases/{quote(spec.tag, safe='')}"
+        return ReleaseResult(
+            url=web,
+            id=spec.tag,
+            created=created,
+            assets=tuple(asset_names),
+            links=tuple(link.name for link in links),
+        )
+
+    # ----------------------------------------------------------------- pieces
+    def _get_release(self, project: Any, tag: str) -> Any:
+        import gitlab.exceptions as gexc
+
+        with self._errors(f"reading the release {tag}"):
+            try:
+                return project.releases.get(tag, **self._kw())
+            except gexc.GitlabGetError as err:
+                # "404 Not Found" is a missing release; "404 Project Not Found" is an error.
+                if getattr(err, "response_code", None) == 404 and "project" not in server_message(err).lower():
+                    return None
+                raise
+
+    def _released_at_below_newest(self, project: Any, tag: str, current: str | None) -> str | None:
+        """``released_at`` one second before the newest other release, if ours would pass it."""
+        with self._errors("listing releases"):
+            newest = project.releases.list(
+                order_by="released_at", sort="desc", per_page=2, **self._kw()
+            )
+        others = [r for r in newest if getattr(r, "tag_name", None) != tag]
+        if not others or not getattr(others[0], "released_at", None):
+            return None
+        top = _parse_time(others[0].released_at)
+        mine = _parse_time(current) if current else datetime.now(timezone.utc)
+        if mine < top:
+            return None
+        return _format_time(top - timedelta(seconds=1))
+
+    def _upload_assets(self, project: Any, spec: ReleaseSpec) -> tuple[list[Link], list[str]]:
+        """Upload files to the generic package registry; return their links and names."""
+        if not spec.assets:
+            return [], []
+        existing = {link.name for link in self._list_links(project, spec.tag)}
+        links: list[Link] = []
+        names: list[str] = []
+        for asset in spec.assets:
+            names.append(asset.name)
+            url = (
+                f"{self.url}/api/v4/projects/{quote(str(self.project), safe='')}/packages/generic/"
+                f"{quote(self.assets_package, safe='')}/{quote(spec.tag, safe='')}/{quote(asset.name, safe='')}"
+            )
+            links.append(Link(name=asset.name, url=url, link_type="other"))
+            if asset.name in existing and not spec.replace_assets:
+                continue  # keep what is there: replacing needs replace_assets
+            if not asset.content:
+                raise ForgeError(
+                    f"The release asset {asset.name} is empty",
+                    hint="GitLab's generic package registry does not store empty files",
+                )
+            with self._errors(f"uploading the release asset {asset.name}"):
+                project.generic_packages.upload(
+                    package_name=self.assets_package,
+                    package_version=spec.tag,
+                    file_name=asset.name,
+                    data=asset.content,
+                    **self._kw(),
+                )
+        return links, names
+
+    def _list_links(self, project: Any, tag: str) -> list[Any]:
+        release = project.releases.get(tag, lazy=True)
+        with self._errors(f"listing the links of release {tag}"):
+            return list(release.links.list(get_all=True, **self._kw()))
+
+    def _sync_links(self, project: Any, tag: str, wanted: list[Link]) -> None:
+        import gitlab.exceptions as gexc
+
+        if not wanted:
+            return
+        release = project.releases.get(tag, lazy=True)
+        current = self._list_links(project, tag)
+        for link in wanted:
+            match = next((c for c in current if c.name == link.name), None)
+            if match is None:
+                match = next((c for c in current if c.url == link.url), None)
+            if match is None:
+                with self._errors(f"adding the link {link.name} to release {tag}"):
+                    try:
+                        release.links.create(
+                            {"name": link.name, "url": link.url, "link_type": link.link_type},
+                            **self._kw(),
+                        )
+                        continue
+                    except gexc.GitlabCreateError as err:
+                        if getattr(err, "response_code", None) != 400 or "taken" not in server_message(err):
+                            raise
+                # a concurrent job added it meanwhile: update that one instead
+                current = self._list_links(project, tag)
+                match = next((c for c in current if c.name == link.name or c.url == link.url), None)
+                if match is None:
+                    raise ForgeError(
+                        f"GitLab refused the link {link.name} on release {tag} as a duplicate, "
+                        "but no such link exists",
+                        hint="check the release's links on GitLab and run again",
+                    )
+            if (match.name, match.url, getattr(match, "link_type", "other")) == (
+                link.name, link.url, link.link_type
+            ):
+                continue
+            with self._errors(f"updating the link {link.name} on release {tag}"):
+                release.links.update(
+                    match.id,
+                    {"name": link.name, "url": link.url, "link_type": link.link_type},
+                    **self._kw(),
+                )
+
+
+
+def _self_url(release: Any) -> str | None:
+    """The release's web page from the API answer (``_links.self``)."""
+    if release is None:
+        return None
+    data = release if isinstance(release, dict) else release.asdict()
+    return (data.get("_links") or {}).get("self")
