@@ -55,3 +55,4 @@ class ReleaseResult:
     created: bool  # False when an existing release for the tag was updated
     assets: tuple[str, ...] = ()  # asset names attached (uploaded or kept)
     links: tuple[str, ...] = ()  # link names attached
+    kept_assets: tuple[str, ...] = ()  # same-named assets left as they were (replace_assets was False)
