@@ -134,6 +134,9 @@ class GitHubForge:
                 total=self.retries,
                 backoff_factor=self.backoff_factor,
                 status_forcelist=list(RETRY_STATUSES),
+                # urllib3's default set plus POST (a repeated create answers 422 already_exists, handled)
+                # and PATCH (every update here sends all fields, so repeating it is harmless)
+                allowed_methods=frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PUT", "TRACE", "POST", "PATCH"}),
                 respect_retry_after_header=True,
                 raise_on_status=False,  # the last answer surfaces as a GithubException with its status
             )

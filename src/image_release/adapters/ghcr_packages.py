@@ -1,0 +1,286 @@
+"""Deleting images on GitHub Container Registry through the GitHub Packages REST API.
+
+ghcr.io answers the OCI ``DELETE /v2/<name>/manifests/<digest>`` with 405, so an image version
+is removed as a *package version*: ``DELETE /orgs/{org}/packages/container/{package}/versions/{id}``
+or ``/users/{user}/...``. Each package version is one manifest digest (``name``) with the tags
+that point at it (``metadata.container.tags``); deleting it removes every one of those tags.
+
+HTTP goes through PyGithub's requester (``Github(...).requester.requestJsonAndCheck``) rather than
+plain ``requests``: it brings the same token handling, GitHub Enterprise base URLs, ``Retry-After``
+and rate-limit aware retries (``GithubRetry``), write throttling and URL checks as the release
+adapter, with one set of knobs. PyGithub is imported lazily.
+
+Package names containing slashes (``ghcr.io/owner/a/b`` is package ``a/b``) are URL-encoded
+(``a%2Fb``). The owner may be an organisation or a user: the org path is tried first and, on 404,
+the user path; the answer is remembered per owner.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+from urllib.parse import quote
+
+from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable, ReleaseError
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+SCOPE_HINT = (
+    "a classic token needs the read:packages and delete:packages scopes; in GitHub Actions give the job "
+    "`permissions: packages: write` and grant this repository the Admin role on the package (package settings, "
+    "'Manage Actions access')"
+)
+
+
+@dataclass(frozen=True)
+class PackageVersion:
+    """One version of a container package: a manifest digest and the tags on it."""
+
+    id: int
+    name: str  # the manifest digest, e.g. "sha256:..."
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeleteTagsReport:
+    """What ``delete_tags`` did (or, with ``dry_run``, would do)."""
+
+    deleted: tuple[PackageVersion, ...] = ()
+    # versions carrying a requested tag and also other tags: not deleted, with the other tags
+    shared: tuple[tuple[PackageVersion, tuple[str, ...]], ...] = ()
+    missing: tuple[str, ...] = ()  # requested tags on no version
+    dry_run: bool = False
+
+    def lines(self) -> list[str]:
+        verb = "would delete" if self.dry_run else "deleted"
+        out = [f"{verb} {v.name} (tags: {', '.join(v.tags)})" for v in self.deleted]
+        out += [
+            f"kept {v.name}: it also carries {', '.join(others)} (requested: "
+            f"{', '.join(t for t in v.tags if t not in others)})"
+            for v, others in self.shared
+        ]
+        out += [f"no version carries tag {t}" for t in self.missing]
+        return out
+
+
+class GhcrPackages:
+    """Container package versions of users and organisations on GitHub (ghcr.io)."""
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str = "https://api.github.com",
+        timeout: float = 30,
+        *,
+        retries: int = 3,
+        backoff_factor: float = 2.0,
+        seconds_between_requests: float | None = 0.25,
+        seconds_between_writes: float | None = 1.0,
+        per_page: int = 100,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff_factor = backoff_factor
+        self.seconds_between_requests = seconds_between_requests
+        self.seconds_between_writes = seconds_between_writes
+        self.per_page = per_page
+        self.__token = token or ""
+        self._requester: Any = None
+        self._kinds: dict[str, str] = {}  # owner (lower case) -> "orgs" | "users"
+
+    def __repr__(self) -> str:
+        return f"GhcrPackages(api_url={self.api_url!r})"
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _req(self) -> Any:
+        if not self.__token:
+            raise AuthError("no GitHub token to manage ghcr.io packages", hint="set GITHUB_TOKEN; " + SCOPE_HINT)
+        if self._requester is None:
+            from github import Auth, Github, GithubRetry
+
+            retry = GithubRetry(
+                total=self.retries,
+                backoff_factor=self.backoff_factor,
+                status_forcelist=list(RETRY_STATUSES),
+                # urllib3's default set plus POST (a repeated create answers 422 already_exists, handled)
+                # and PATCH (every update here sends all fields, so repeating it is harmless)
+                allowed_methods=frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PUT", "TRACE", "POST", "PATCH"}),
+                respect_retry_after_header=True,
+                raise_on_status=False,
+            )
+            self._requester = Github(
+                auth=Auth.Token(self.__token),
+                base_url=self.api_url,
+                timeout=self.timeout,  # type: ignore[arg-type]
+                retry=retry,
+                per_page=self.per_page,
+                seconds_between_requests=self.seconds_between_requests,
+                seconds_between_writes=self.seconds_between_writes,
+            ).requester
+        return self._requester
+
+    @contextmanager
+    def _api(self, action: str) -> Iterator[None]:
+        import requests
+        from github import GithubException
+
+        try:
+            yield
+        except GithubException as exc:
+            raise self._error(exc, action) from exc
+        except requests.exceptions.RetryError as exc:
+            raise RegistryError(
+                f"GitHub Packages API kept failing while {action} (gave up after {self.retries} retries)",
+                hint="GitHub may be degraded or rate limiting: re-run the cleanup later",
+            ) from exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise RegistryUnreachable(
+                f"cannot reach the GitHub API at {self.api_url} while {action}: {type(exc).__name__}",
+                hint="check the network and the API URL (GITHUB_API_URL)",
+            ) from exc
+
+    def _error(self, exc: Any, action: str) -> ReleaseError:
+        status = getattr(exc, "status", None)
+        data = getattr(exc, "data", None)
+        message = str(data.get("message") or "").strip() if isinstance(data, dict) else ""
+        message = message or "no message"
+        lower = message.lower()
+        what = f"({status} {message}) while {action}"
+        if status == 401:
+            return AuthError(f"GitHub rejected the token {what}", hint="set GITHUB_TOKEN to a valid token; " + SCOPE_HINT)
+        if status == 429 or (status == 403 and "rate limit" in lower):
+            return RegistryError(
+                f"GitHub rate limit hit {what}",
+                hint="wait for the limit to reset (see the Retry-After header) and re-run the cleanup",
+                status=status,
+            )
+        if status == 403:
+            return AuthError(f"GitHub refused access to the package {what}", hint=SCOPE_HINT)
+        if status == 404:
+            return RegistryError(
+                f"package or version not found {what}",
+                hint="check the owner and the package name (the image path after ghcr.io/OWNER/); the token must "
+                "be able to see the package (read:packages), GitHub answers 404 when it cannot",
+                status=status,
+            )
+        if status == 405:
+            return DeleteRefused(
+                f"GitHub does not allow this deletion {what}",
+                hint="delete the version in the package settings on GitHub, or leave it and set the cleanup to "
+                "warn only",
+                status=status,
+            )
+        if status in (400, 409, 422):
+            return DeleteRefused(
+                f"GitHub refused to delete the package version {what}",
+                hint="GitHub keeps public versions with more than 5,000 downloads and the last tagged version of a "
+                "package; delete the whole package in its settings if it must go",
+                status=status,
+            )
+        return RegistryError(f"GitHub Packages API failed {what}", hint="re-run the cleanup later", status=status)
+
+    @staticmethod
+    def _path(kind: str, owner: str, package: str) -> str:
+        return f"/{kind}/{quote(owner, safe='')}/packages/container/{quote(package, safe='')}/versions"
+
+    def _call(self, owner: str, package: str, action: str, fn: Any) -> Any:
+        """Run ``fn(base_path)`` for the owner's kind: org first, user on 404; remember what worked."""
+        from github import GithubException
+
+        key = owner.lower()
+        kinds = [self._kinds[key]] if key in self._kinds else ["orgs", "users"]
+        with self._api(action):
+            for i, kind in enumerate(kinds):
+                try:
+                    result = fn(self._path(kind, owner, package))
+                except GithubException as exc:
+                    if exc.status == 404 and i + 1 < len(kinds):
+                        continue
+                    raise
+                self._kinds[key] = kind
+                return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- API ---------------------------------------------------------------------------------
+    def list_versions(self, owner: str, package: str) -> list[PackageVersion]:
+        """Every version of ``ghcr.io/{owner}/{package}``, newest first, with its tags."""
+        req = self._req()
+
+        def fetch(base: str) -> list[PackageVersion]:
+            out: list[PackageVersion] = []
+            url: str | None = base
+            params: dict[str, Any] | None = {"per_page": self.per_page}
+            while url:
+                headers, data = req.requestJsonAndCheck("GET", url, parameters=params)
+                for item in data or ():
+                    tags = ((item.get("metadata") or {}).get("container") or {}).get("tags") or ()
+                    out.append(PackageVersion(id=int(item["id"]), name=str(item["name"]), tags=tuple(tags)))
+                url, params = _next_link(headers), None
+            return out
+
+        return self._call(owner, package, f"listing versions of ghcr.io/{owner}/{package}", fetch)
+
+    def delete_version(self, owner: str, package: str, version_id: int) -> None:
+        """Delete one package version (its manifest and every tag on it)."""
+        req = self._req()
+        self._call(
+            owner,
+            package,
+            f"deleting version {version_id} of ghcr.io/{owner}/{package}",
+            lambda base: req.requestJsonAndCheck("DELETE", f"{base}/{int(version_id)}"),
+        )
+
+    def delete_tags(self, owner: str, package: str, tags: Iterable[str], dry_run: bool = False) -> DeleteTagsReport:
+        """Delete the versions whose tags are *all* in ``tags``.
+
+        A version that carries a requested tag and other tags too is kept (deleting it would
+        take the other tags with it) and reported in ``shared``; untagged versions are never
+        touched. A version already gone (404 on delete) counts as deleted.
+        """
+        wanted = list(dict.fromkeys(tags))
+        wanted_set = set(wanted)
+        found: set[str] = set()
+        to_delete: list[PackageVersion] = []
+        shared: list[tuple[PackageVersion, tuple[str, ...]]] = []
+        for version in self.list_versions(owner, package):
+            hit = wanted_set.intersection(version.tags)
+            if not hit:
+                continue
+            found |= hit
+            others = tuple(t for t in version.tags if t not in wanted_set)
+            if others:
+                shared.append((version, others))
+            else:
+                to_delete.append(version)
+        deleted: list[PackageVersion] = []
+        if not dry_run:
+            for version in to_delete:
+                try:
+                    self.delete_version(owner, package, version.id)
+                except RegistryError as exc:
+                    if exc.status != 404:
+                        if deleted:
+                            exc.message += "; already deleted: " + ", ".join(
+                                f"{v.name} ({', '.join(v.tags)})" for v in deleted
+                            )
+                        raise
+                deleted.append(version)
+        else:
+            deleted = to_delete
+        return DeleteTagsReport(
+            deleted=tuple(deleted),
+            shared=tuple(shared),
+            missing=tuple(t for t in wanted if t not in found),
+            dry_run=dry_run,
+        )
+
+
+def _next_link(headers: dict[str, Any]) -> str | None:
+    """The rel="next" URL of a GitHub ``Link`` header, if any."""
+    for part in str(headers.get("link") or "").split(","):
+        section = part.split(";")
+        if len(section) >= 2 and any(s.strip() == 'rel="next"' for s in section[1:]):
+            return section[0].strip().strip("<>")
+    return None
