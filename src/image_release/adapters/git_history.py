@@ -1,0 +1,325 @@
+"""Release history from git: version tags, the previous release, the commits in between.
+
+Thin subprocess wrapper around ``git`` (no library). Everything here only reads the repository,
+except :func:`ensure_history`, which may deepen a shallow clone from its remote when allowed.
+Each public function runs one git process (``ensure_history`` at most three), so a changelog of a
+20,000-commit, 500-tag repository costs two processes: ``previous_release`` (``for-each-ref
+--merged``) and ``commits_between`` (one ``git log``).
+
+Which release is "previous" (decision, as GoReleaser and semantic-release do it):
+
+- only tags that are ancestors of the release count (``--merged``), so a backport ``v1.1.5`` made
+  on a maintenance branch gets ``v1.1.4``, never ``v1.2.0`` from main;
+- a final release's previous is the highest *final* version below it: ``v1.0.0`` after
+  ``v0.9.0``, ``v1.0.0-rc.1`` and ``v1.0.0-rc.2`` lists everything since ``v0.9.0``, so the notes
+  of a stable release cover the whole step from the last stable one;
+- a prerelease's previous is the highest version of any kind below it (``v1.0.0-rc.2`` lists
+  since ``v1.0.0-rc.1``);
+- the same version under another name (``1.2.3`` next to ``v1.2.3``, or another ``+build``) is not
+  "below" and never counts.
+
+Merge commits are returned like any other commit (with their parents); the changelog core decides
+what to list (see ``image_release.core.changelog``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from image_release.core.changelog import Commit
+from image_release.core.versions import Version, is_prerelease, parse_tag_lenient, parse_version
+from image_release.errors import GitError
+
+SHALLOW_NOTE = "changelog may be incomplete: shallow clone"
+FULL_HISTORY_HINT = (
+    "fetch the full history: actions/checkout with `fetch-depth: 0`, GitLab CI with `GIT_DEPTH: 0`, "
+    "or `git fetch --unshallow --tags`; or allow deepening"
+)
+
+_US = "\x1f"  # unit separator between fields
+_LOG_FORMAT = "%H%x1f%P%x1f%an%x1f%aI%x1f%B"
+_REF_FORMAT = "%(refname:strip=2)%1f%(objecttype)%1f%(objectname)%1f%(*objecttype)%1f%(*objectname)"
+
+NETWORK_TIMEOUT = 600  # seconds, for fetch and ls-remote
+
+
+@dataclass(frozen=True)
+class HistoryStatus:
+    """Whether the history needed for the changelog is in the clone.
+
+    ``note`` is the line the release notes print when it is not ("changelog may be incomplete:
+    shallow clone ..."); None when the history is complete.
+    """
+
+    shallow: bool  # the clone is (still) shallow
+    complete: bool  # the commits between the previous release and this one are all present
+    deepened: bool = False  # this call fetched the missing history
+    note: str | None = None
+    reason: str | None = None  # why deepening failed, for logs
+
+    @property
+    def ok(self) -> bool:
+        return self.complete
+
+
+# --- running git -------------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["GIT_TERMINAL_PROMPT"] = "0"  # never wait for a password on a fetch
+    env["GIT_OPTIONAL_LOCKS"] = "0"  # reads must not take the index lock
+    env["LC_ALL"] = "C"  # stable error messages
+    return env
+
+
+def _git(repo_dir: str | os.PathLike, *args: str, timeout: float | None = None, what: str = "") -> str:
+    """Run ``git -C repo_dir args``; stdout as text, or GitError with git's message and a hint."""
+    path = Path(repo_dir)
+    if not path.is_dir():
+        raise GitError(f"{path} does not exist or is not a directory", hint="pass the path of a git checkout")
+    argv = ["git", "-c", "log.showSignature=false", "-c", "core.quotePath=false", *args]
+    try:
+        proc = subprocess.run(argv, cwd=path, env=_env(), capture_output=True, timeout=timeout)
+    except FileNotFoundError:
+        raise GitError("git is not installed (no `git` on PATH)", hint="install git") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(
+            f"git {args[0]} did not finish within {timeout:.0f} s in {path}",
+            hint="check the network and the remote, or fetch the history before the release",
+        ) from None
+    out = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        raise _classify(path, err, what or f"git {args[0]}")
+    return out
+
+
+def _classify(path: Path, stderr: str, what: str) -> GitError:
+    last = stderr.splitlines()[-1] if stderr else "no message"
+    first = next((ln for ln in stderr.splitlines() if ln.startswith("fatal:")), last)
+    low = stderr.lower()
+    if "not a git repository" in low:
+        return GitError(f"{path} is not a git repository", hint="run in a git checkout or pass its path")
+    if "dubious ownership" in low:
+        return GitError(
+            f"git refuses {path}: owned by another user (safe.directory)",
+            hint=f"git config --global --add safe.directory {path}",
+        )
+    return GitError(f"{what} failed in {path}: {first.removeprefix('fatal: ')}")
+
+
+def _unknown_ref(path: Path, ref: str, err: GitError) -> GitError:
+    return GitError(
+        f"unknown tag or revision {ref!r} in {path}",
+        hint="check the name (`git tag --list`), or fetch tags first: `git fetch --tags`",
+    )
+
+
+def _rev_ok(ref: str, what: str) -> str:
+    if not ref or ref.startswith("-") or any(c in ref for c in "\0\n"):
+        raise GitError(f"{what} {ref!r} is not a valid git revision", hint="pass a tag name or a commit sha")
+    return ref
+
+
+# --- tags ----------------------------------------------------------------------------------------
+
+
+def _parse_refs(out: str) -> list[tuple[str, Version, str]]:
+    tags: list[tuple[str, Version, str]] = []
+    for line in out.splitlines():
+        if not line:
+            continue
+        parts = line.split(_US)
+        if len(parts) != 5:
+            continue
+        name, otype, oid, ptype, poid = parts
+        if otype == "commit":
+            sha = oid
+        elif otype == "tag" and ptype == "commit":
+            sha = poid
+        else:
+            continue  # a tag of a tree or blob is no release
+        version = parse_tag_lenient(name)
+        if version is not None:
+            tags.append((name, version, sha))
+    tags.sort(key=lambda t: (t[1], t[0]))
+    return tags
+
+
+def version_tags(repo_dir: str | os.PathLike) -> list[tuple[str, Version, str]]:
+    """Every tag that is a SemVer version, as (tag name, version, commit sha), lowest version first
+    (ties by name). Annotated tags give the commit they point at. One git process."""
+    out = _git(repo_dir, "for-each-ref", f"--format={_REF_FORMAT}", "refs/tags", what="listing tags")
+    return _parse_refs(out)
+
+
+def pick_previous(tag_version: Version, candidates: list[tuple[str, Version, str]]) -> str | None:
+    """The previous release among ``candidates`` (tags that are ancestors): see the module doc."""
+    final = not is_prerelease(tag_version)
+    best: tuple[Version, str] | None = None
+    for name, version, _sha in candidates:
+        if not version < tag_version:
+            continue
+        if final and is_prerelease(version):
+            continue
+        key = (version, name)
+        if best is None or key > best:
+            best = key
+    return best[1] if best else None
+
+
+def previous_release(repo_dir: str | os.PathLike, tag: str, *, ref: str | None = None) -> str | None:
+    """The previous release of ``tag``: the highest SemVer tag below it that is an ancestor of it
+    (finals skip prereleases; see the module doc). None for a first release. One git process.
+
+    ``ref`` is the commit to look from when the tag does not exist locally yet (default: the tag).
+    """
+    version = parse_version(tag)
+    start = _rev_ok(ref, "revision") if ref else f"refs/tags/{_rev_ok(tag, 'tag')}"
+    try:
+        out = _git(
+            repo_dir, "for-each-ref", f"--format={_REF_FORMAT}", f"--merged={start}", "refs/tags",
+            what="listing tags",
+        )
+    except GitError as exc:
+        if "malformed object name" in exc.message or "not a valid" in exc.message:
+            raise _unknown_ref(Path(repo_dir), ref or tag, exc) from None
+        raise
+    return pick_previous(version, _parse_refs(out))
+
+
+def remote_tags(repo_dir: str | os.PathLike, remote: str = "origin") -> list[str]:
+    """Tag names on ``remote`` (``git ls-remote --tags --refs``), sorted; for shallow CI clones that
+    fetched no tags. Reads the network, writes nothing."""
+    _rev_ok(remote, "remote")
+    try:
+        out = _git(repo_dir, "ls-remote", "--tags", "--refs", remote, timeout=NETWORK_TIMEOUT, what="git ls-remote")
+    except GitError as exc:
+        if exc.hint is None:
+            exc.hint = f"check that the remote {remote!r} exists (`git remote -v`) and can be read"
+        raise
+    names = []
+    for line in out.splitlines():
+        _sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/tags/"):
+            names.append(ref[len("refs/tags/"):])
+    return sorted(names)
+
+
+# --- commits -------------------------------------------------------------------------------------
+
+
+def _parse_log(out: str) -> list[Commit]:
+    commits: list[Commit] = []
+    for record in out.split("\0"):
+        record = record.lstrip("\n")
+        if not record:
+            continue
+        parts = record.split(_US, 4)
+        if len(parts) != 5:
+            continue
+        sha, parents, author, date, message = parts
+        subject, _, body = message.partition("\n")
+        try:
+            when = datetime.fromisoformat(date) if date else None
+        except ValueError:
+            when = None
+        commits.append(
+            Commit(
+                sha=sha,
+                subject=subject.strip(),
+                body=body.strip("\n"),
+                parents=tuple(parents.split()),
+                author=author,
+                date=when,
+            )
+        )
+    return commits
+
+
+def commits_between(repo_dir: str | os.PathLike, since: str | None, until: str) -> list[Commit]:
+    """Commits reachable from ``until`` and not from ``since`` (all of ``until``'s history when
+    ``since`` is None), newest first as ``git log`` orders them, merges included. One git process."""
+    _rev_ok(until, "revision")
+    rng = f"{_rev_ok(since, 'revision')}..{until}" if since else until
+    try:
+        out = _git(repo_dir, "log", "-z", f"--format={_LOG_FORMAT}", "--end-of-options", rng, "--", what="git log")
+    except GitError as exc:
+        if "bad revision" in exc.message or "unknown revision" in exc.message or "ambiguous argument" in exc.message:
+            bad = since if since and since in exc.message else until
+            raise _unknown_ref(Path(repo_dir), bad, exc) from None
+        raise
+    return _parse_log(out)
+
+
+# --- shallow clones ------------------------------------------------------------------------------
+
+
+def _shallow_state(repo_dir: str | os.PathLike) -> tuple[bool, Path]:
+    out = _git(repo_dir, "rev-parse", "--is-shallow-repository", "--git-path", "shallow", what="git rev-parse")
+    lines = out.splitlines()
+    shallow = bool(lines) and lines[0].strip() == "true"
+    shallow_file = Path(lines[1].strip()) if len(lines) > 1 else Path(".git/shallow")
+    if not shallow_file.is_absolute():
+        shallow_file = Path(repo_dir) / shallow_file
+    return shallow, shallow_file
+
+
+def is_shallow(repo_dir: str | os.PathLike) -> bool:
+    """True for a shallow clone (``git clone --depth``, CI checkouts)."""
+    return _shallow_state(repo_dir)[0]
+
+
+def _range_present(repo_dir: str | os.PathLike, since: str, until: str, shallow_file: Path) -> bool:
+    """In a shallow clone: is since..until free of the shallow boundary (so git log sees all of it)?"""
+    try:
+        boundary = set(shallow_file.read_text().split())
+    except OSError:
+        return False
+    try:
+        out = _git(repo_dir, "rev-list", "--end-of-options", f"{since}..{until}", "--", what="git rev-list")
+    except GitError:
+        return False  # the previous release is not even in the clone
+    return not any(sha in boundary for sha in out.split())
+
+
+def ensure_history(
+    repo_dir: str | os.PathLike,
+    since_tag: str | None,
+    *,
+    deepen: bool,
+    until: str = "HEAD",
+    remote: str = "origin",
+) -> HistoryStatus:
+    """Make sure the commits since ``since_tag`` (None: the whole history, or not known yet) are in
+    the clone. A full clone is complete as it is. A shallow clone is complete when ``since_tag..until``
+    does not reach its boundary; otherwise, with ``deepen``, the full history and tags are fetched
+    from ``remote`` (``git fetch --unshallow --tags``); when that is not allowed or fails, the status
+    says so (``note`` for the release notes), it never pretends the clone is the whole history."""
+    shallow, shallow_file = _shallow_state(repo_dir)
+    if not shallow:
+        return HistoryStatus(shallow=False, complete=True)
+    if since_tag and _range_present(repo_dir, _rev_ok(since_tag, "tag"), _rev_ok(until, "revision"), shallow_file):
+        return HistoryStatus(shallow=True, complete=True)
+    if not deepen:
+        return HistoryStatus(
+            shallow=True, complete=False,
+            note=f"{SHALLOW_NOTE} (history was not deepened)", reason="deepening not allowed",
+        )
+    _rev_ok(remote, "remote")
+    try:
+        _git(
+            repo_dir, "fetch", "--quiet", "--unshallow", "--tags", "--no-recurse-submodules", remote,
+            timeout=NETWORK_TIMEOUT, what=f"git fetch --unshallow from {remote}",
+        )
+    except GitError as exc:
+        return HistoryStatus(
+            shallow=True, complete=False,
+            note=f"{SHALLOW_NOTE} (fetching the full history from {remote} failed)", reason=exc.message,
+        )
+    return HistoryStatus(shallow=is_shallow(repo_dir), complete=True, deepened=True)
