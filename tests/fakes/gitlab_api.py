@@ -174,7 +174,9 @@ class FakeGitLab:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -357,6 +359,7 @@ def _apply_cleanup(repo: Repository, params: dict[str, Any], now: datetime) -> N
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeGitLab
     protocol_version = "HTTP/1.1"
+    wbufsize = -1  # one write per response: no Nagle/delayed-ACK stalls on keep-alive
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass

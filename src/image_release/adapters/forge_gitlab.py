@@ -275,7 +275,7 @@ class GitLabForge:
         with self._errors("listing releases"):
             # A job token may read releases of its own project; a private token has been
             # checked above, and this also proves the Releases feature is reachable.
-            project.releases.list(per_page=1, **self._kw())
+            project.releases.list(per_page=1, get_all=False, **self._kw())
 
     # ----------------------------------------------------------------- publish
     def publish_release(self, spec: ReleaseSpec) -> ReleaseResult:
@@ -358,7 +358,7 @@ class GitLabForge:
         """``released_at`` one second before the newest other release, if ours would pass it."""
         with self._errors("listing releases"):
             newest = project.releases.list(
-                order_by="released_at", sort="desc", per_page=2, **self._kw()
+                order_by="released_at", sort="desc", per_page=2, get_all=False, **self._kw()
             )
         others = [r for r in newest if getattr(r, "tag_name", None) != tag]
         if not others or not getattr(others[0], "released_at", None):
