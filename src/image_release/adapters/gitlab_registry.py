@@ -82,7 +82,11 @@ class GitLabRegistry:
         return self._gl().projects.get(self.project, lazy=True)
 
     def _repo(self, repo: int | str) -> Any:
-        return self._project().repositories.get(int(repo), lazy=True)
+        # The project's repository manager only lists; build the shallow object ourselves
+        # (no request, like ``lazy=True``) to reach its tags manager.
+        from gitlab.v4.objects import ProjectRegistryRepository
+
+        return ProjectRegistryRepository(self._project().repositories, {"id": int(repo)}, lazy=True)
 
     @contextlib.contextmanager
     def _errors(self, action: str, *, deleting: bool = False) -> Iterator[None]:
