@@ -4,7 +4,7 @@ Runs on 127.0.0.1 on a random port in a background thread (``ThreadingHTTPServer
 real PyGithub talks to it over real HTTP. Request and response shapes follow GitHub's
 official OpenAPI description (npm ``@octokit/openapi``); ``github_openapi/github-subset.json``
 holds the schemas of the operations served here and ``tests/test_github_fake_schema.py``
-checks every recorded answer against them.
+checks recorded requests and answers against them.
 
 Behaviour modelled on the real service (see the field notes):
 
@@ -215,7 +215,7 @@ class FakeGitHub:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-github", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-github", daemon=True)
         self._thread.start()
         return self
 
@@ -274,13 +274,16 @@ class FakeGitHub:
 
     # -- faults ----------------------------------------------------------------------------
     def fail(self, method: str, path: str, status: int, *, times: int = 1, body: Any = None,
-             headers: dict[str, str] | None = None) -> None:
+             headers: dict[str, str] | None = None, action: Callable[[], None] | None = None) -> None:
         """Answer ``status`` to the next ``times`` requests matching ``method`` ('*' for any) and the
-        regex ``path`` (searched in the raw path). ``body`` defaults to GitHub's basic-error shape."""
+        regex ``path`` (searched in the raw path). ``body`` defaults to GitHub's basic-error shape.
+        ``action`` runs first: e.g. do the work, then answer 502 (a write that succeeded but whose
+        answer was lost)."""
         if body is None:
             body = _error(status).body
         with self.lock:
-            self.faults.append(Fault(method.upper(), re.compile(path), times, status, body, dict(headers or {})))
+            self.faults.append(Fault(method.upper(), re.compile(path), times, status, body, dict(headers or {}),
+                                     action))
 
     def before(self, method: str, path: str, action: Callable[[], None], *, times: int = 1) -> None:
         """Run ``action`` just before the next ``times`` matching requests are handled normally."""
@@ -464,6 +467,7 @@ class FakeGitHub:
                     fault.times -= 1
                     if fault.action is not None:
                         fault.action()
+                    if fault.status is None:
                         break
                     rec.injected = True
                     return fault.status, fault.body, dict(fault.headers)
@@ -688,6 +692,7 @@ class FakeGitHub:
 class _Handler(BaseHTTPRequestHandler):
     owner: FakeGitHub
     protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # headers and body leave in one segment (no Nagle/delayed-ACK stalls)
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass

@@ -288,7 +288,8 @@ class GitHubForge:
             if release is None:
                 release, created = self._create(repo, spec)
             attached, kept = self._sync_assets(release, spec)
-            release = self._finish(repo, release, spec)
+            if not (created and not release.draft):  # a release just created published needs no update
+                release = self._finish(repo, release, spec)
             if release is None:  # a concurrent run published first: we joined its release
                 release = self._find(repo, spec.tag)
                 assert release is not None
