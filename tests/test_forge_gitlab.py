@@ -216,6 +216,16 @@ def test_preflight_passes_for_a_developer_token(fake, project):
     assert fake.calls("POST") == [] and fake.calls("PUT") == []
 
 
+@pytest.mark.parametrize("status", [403, 404])
+def test_preflight_without_token_introspection_still_checks_access(fake, project, status):
+    fake.inject("GET", r"/personal_access_tokens/self$", status)
+    forge(fake).preflight()
+    fake.add_private_token("reporter", access={project.id: REPORTER})
+    fake.inject("GET", r"/personal_access_tokens/self$", status)
+    with pytest.raises(ForgeError):
+        forge(fake, token="reporter").preflight()
+
+
 def test_preflight_bad_token_is_auth_error(fake, project):
     with pytest.raises(AuthError) as err:
         forge(fake, token="wrong").preflight()

@@ -241,7 +241,9 @@ class GitLabForge:
                 try:
                     info = gl.http_get("/personal_access_tokens/self", **self._kw())
                 except gexc.GitlabHttpError as err:
-                    if getattr(err, "response_code", None) != 404:  # older GitLab: no endpoint
+                    # 404: GitLab before 15.5 has no such endpoint; 403: not allowed to
+                    # introspect. Neither says the token cannot release: go on to the checks below.
+                    if getattr(err, "response_code", None) not in (403, 404) or is_insufficient_scope(err):
                         raise
                     info = None
             scopes = (info or {}).get("scopes") if isinstance(info, dict) else None

@@ -89,7 +89,7 @@ class GitLabRegistry:
         return ProjectRegistryRepository(self._project().repositories, {"id": int(repo)}, lazy=True)
 
     @contextlib.contextmanager
-    def _errors(self, action: str, *, deleting: bool = False) -> Iterator[None]:
+    def _errors(self, action: str) -> Iterator[None]:
         import gitlab.exceptions as gexc
         import requests
 
@@ -204,7 +204,7 @@ class GitLabRegistry:
     # ---------------------------------------------------------------- deletes
     def delete_tag(self, repo: int | str, tag: str) -> None:
         """Remove exactly this tag; other tags on the same digest are left untouched."""
-        with self._errors(f"deleting the tag {tag} from registry repository {repo}", deleting=True):
+        with self._errors(f"deleting the tag {tag} from registry repository {repo}"):
             self._repo(repo).tags.delete(tag, **self._kw())
 
     def bulk_delete(
@@ -236,7 +236,7 @@ class GitLabRegistry:
             options["name_regex_keep"] = name_regex_keep
         if older_than:
             options["older_than"] = older_than
-        with self._errors(f"scheduling the bulk delete on registry repository {repo}", deleting=True):
+        with self._errors(f"scheduling the bulk delete on registry repository {repo}"):
             try:
                 self._repo(repo).tags.delete_in_bulk(name_regex_delete, **options, **self._kw())
             except gexc.GitlabDeleteError as err:
