@@ -259,8 +259,8 @@ class GhcrPackages:
             for version in to_delete:
                 try:
                     self.delete_version(owner, package, version.id)
-                except RegistryError as exc:
-                    if exc.status != 404:
+                except ReleaseError as exc:
+                    if getattr(exc, "status", None) != 404:
                         if deleted:
                             exc.message += "; already deleted: " + ", ".join(
                                 f"{v.name} ({', '.join(v.tags)})" for v in deleted
