@@ -64,6 +64,8 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 CLI_CANDIDATES = ("/usr/bin/docker", "/usr/local/bin/docker")
 
 _LAYER_DONE = ("Pushed", "Layer already exists")
+# The classic builder's own lines, left out of a failure's "last output".
+_BUILDER_CHATTER = re.compile(r"^(--->|Removing intermediate container|Successfully (built|tagged) )")
 _SECRET_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -441,7 +443,8 @@ class Engine:
                             step_output.clear()
                             display.step(line)
                         else:
-                            step_output.append(line.strip())
+                            if not _BUILDER_CHATTER.match(line.strip()):
+                                step_output.append(line.strip())
                             display.detail(line.strip())
                     # 'Step 1/2 : FROM x' arrives before its newline: show it at once on a terminal
                 elif "status" in event:
@@ -909,7 +912,7 @@ def _build_hint(message: str, buildkit: bool) -> str:
             or "manifest unknown" in low or "not found: manifest" in low:
         return "a base image could not be found or pulled: build it locally first or use a reachable registry"
     if "returned a non-zero code" in low or "exit code" in low or "did not complete successfully" in low:
-        return "a RUN step failed: fix the command in the Dockerfile (its output is shown above)"
+        return "a RUN step failed: fix the command in the Dockerfile (the step and its last output are shown above)"
     if "network" in low and ("bridge" in low or "not found" in low):
         return "dockerd has no default bridge here: set the build network to host"
     return "fix the Dockerfile or build settings named above and build again"
