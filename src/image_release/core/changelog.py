@@ -287,8 +287,9 @@ def to_entry(commit: Commit, links: RepoLinks | None = None) -> Entry | None:
         body = ""  # the merge body is the request description: its footers are not this commit's
     else:
         sq = _SQUASH_PR.search(header)
-        if sq:
+        if sq:  # a squash merge "feat: x (#12)": the number becomes a link, not text
             pr = int(sq.group("n"))
+            header = header[: sq.start()]
     conv = parse_conventional(header + ("\n" + body if body else ""))
     if conv is not None:
         ctype, scope, desc = conv.type, conv.scope, conv.description

@@ -1,0 +1,297 @@
+"""git_history against real git repositories in temp dirs (tests/fixtures/gitrepo.py)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from image_release.adapters import git_history as gh
+from image_release.core.changelog import RepoLinks, build_changelog
+from image_release.core.versions import parse_version
+from image_release.errors import GitError, VersionError
+from tests.fixtures.gitrepo import GIT_ENV, GitRepo
+
+
+def clone(src: GitRepo, dest: Path, *extra: str) -> GitRepo:
+    import os
+
+    subprocess.run(
+        ["git", "clone", "-q", *extra, f"file://{src.path}", str(dest)],
+        check=True, capture_output=True, env={**os.environ, **GIT_ENV},
+    )
+    return GitRepo(dest)
+
+
+def subjects(commits) -> list[str]:
+    return [c.subject for c in commits]
+
+
+# --- tags ----------------------------------------------------------------------------------------
+
+
+def test_version_tags_annotated_lightweight_and_non_version(git_repo: GitRepo):
+    a = git_repo.commit("feat: one")
+    git_repo.tag("v1.0.0")
+    git_repo.tag("nightly")  # not a version
+    b = git_repo.commit("fix: two")
+    git_repo.tag("v1.0.1", annotated=True)
+    git_repo.tag("2.0.0-rc.1", annotated=True)  # no v: still a version
+    git_repo.git("tag", "v9.9.9", "HEAD^{tree}")  # a tag of a tree is no release
+    tags = gh.version_tags(git_repo.path)
+    assert [(n, s) for n, _v, s in tags] == [("v1.0.0", a), ("v1.0.1", b), ("2.0.0-rc.1", b)]
+    assert tags[1][1] == parse_version("1.0.1")
+
+
+def test_version_tags_empty_repo_history(git_repo: GitRepo):
+    git_repo.commit("initial")
+    assert gh.version_tags(git_repo.path) == []
+
+
+# --- previous release ----------------------------------------------------------------------------
+
+
+def test_first_release_has_no_previous_and_lists_everything(git_repo: GitRepo):
+    git_repo.commit("feat: start")
+    git_repo.commit("initial docs")
+    git_repo.tag("v0.1.0")
+    assert gh.previous_release(git_repo.path, "v0.1.0") is None
+    assert subjects(gh.commits_between(git_repo.path, None, "v0.1.0")) == ["initial docs", "feat: start"]
+
+
+def test_linear_history(git_repo: GitRepo):
+    git_repo.commit("feat: a")
+    git_repo.tag("v1.0.0")
+    git_repo.commit("fix: b")
+    git_repo.commit("feat: c")
+    git_repo.tag("v1.1.0", annotated=True)
+    git_repo.commit("chore: after")
+    assert gh.previous_release(git_repo.path, "v1.1.0") == "v1.0.0"
+    assert subjects(gh.commits_between(git_repo.path, "v1.0.0", "v1.1.0")) == ["feat: c", "fix: b"]
+
+
+def test_backport_gets_the_previous_patch_not_the_newer_minor(git_repo: GitRepo):
+    git_repo.commit("feat: base")
+    git_repo.tag("v1.1.4")
+    git_repo.commit("feat: new minor on main")
+    git_repo.tag("v1.2.0")
+    git_repo.checkout("-b", "release-1.1", "v1.1.4")
+    git_repo.commit("fix: backported fix")
+    git_repo.tag("v1.1.5", annotated=True)
+    assert gh.previous_release(git_repo.path, "v1.1.5") == "v1.1.4"
+    prev = gh.previous_release(git_repo.path, "v1.1.5")
+    assert subjects(gh.commits_between(git_repo.path, prev, "v1.1.5")) == ["fix: backported fix"]
+    # and on main, v1.2.0 still follows v1.1.4
+    assert gh.previous_release(git_repo.path, "v1.2.0") == "v1.1.4"
+
+
+def test_prerelease_to_final(git_repo: GitRepo):
+    git_repo.commit("feat: old")
+    git_repo.tag("v0.9.0")
+    git_repo.commit("feat: big thing")
+    git_repo.tag("v1.0.0-rc.1")
+    git_repo.commit("fix: rc feedback")
+    git_repo.tag("v1.0.0-rc.2", annotated=True)
+    git_repo.commit("docs: final touches")
+    git_repo.tag("v1.0.0")
+    # a prerelease follows the previous version of any kind
+    assert gh.previous_release(git_repo.path, "v1.0.0-rc.2") == "v1.0.0-rc.1"
+    assert gh.previous_release(git_repo.path, "v1.0.0-rc.1") == "v0.9.0"
+    # a final follows the previous final: its notes cover the whole step since v0.9.0
+    assert gh.previous_release(git_repo.path, "v1.0.0") == "v0.9.0"
+    assert subjects(gh.commits_between(git_repo.path, "v0.9.0", "v1.0.0")) == [
+        "docs: final touches", "fix: rc feedback", "feat: big thing",
+    ]
+
+
+def test_first_final_after_only_prereleases_is_a_first_release(git_repo: GitRepo):
+    git_repo.commit("feat: a")
+    git_repo.tag("v1.0.0-beta.1")
+    git_repo.commit("feat: b")
+    git_repo.tag("v1.0.0")
+    assert gh.previous_release(git_repo.path, "v1.0.0") is None
+
+
+def test_same_version_under_another_name_is_not_previous(git_repo: GitRepo):
+    git_repo.commit("feat: a")
+    git_repo.tag("v1.0.0")
+    git_repo.commit("feat: b")
+    git_repo.tag("v1.1.0")
+    git_repo.tag("1.1.0")
+    git_repo.tag("v1.1.0+build.7")
+    assert gh.previous_release(git_repo.path, "v1.1.0") == "v1.0.0"
+
+
+def test_tags_not_merged_are_ignored_even_when_lower(git_repo: GitRepo):
+    git_repo.commit("feat: root")
+    git_repo.tag("v1.0.0")
+    git_repo.checkout("-b", "side")
+    git_repo.commit("feat: side work")
+    git_repo.tag("v1.0.5")  # on a branch main never merged
+    git_repo.checkout("main")
+    git_repo.commit("feat: main work")
+    git_repo.tag("v1.1.0")
+    assert gh.previous_release(git_repo.path, "v1.1.0") == "v1.0.0"
+
+
+def test_previous_release_from_a_ref_before_tagging(git_repo: GitRepo):
+    git_repo.commit("feat: a")
+    git_repo.tag("v2.3.0")
+    git_repo.commit("fix: b")
+    assert gh.previous_release(git_repo.path, "v2.3.1", ref="HEAD") == "v2.3.0"
+
+
+# --- commits -------------------------------------------------------------------------------------
+
+
+def test_commit_fields_and_multiline_bodies(git_repo: GitRepo):
+    first = git_repo.commit("feat: one")
+    git_repo.tag("v1.0.0")
+    sha = git_repo.commit("fix(ünï): çødé\n\nline one\nline two: with colon\n\nBREAKING CHANGE: x\n  more")
+    (c,) = gh.commits_between(git_repo.path, "v1.0.0", "HEAD")
+    assert c.sha == sha and c.parents == (first,)
+    assert c.subject == "fix(ünï): çødé"
+    assert c.body == "line one\nline two: with colon\n\nBREAKING CHANGE: x\n  more"
+    assert c.author == "Test Author"
+    assert c.date is not None and c.date.tzinfo is not None
+    assert not c.is_merge
+
+
+def test_merge_commits(git_repo: GitRepo):
+    git_repo.commit("feat: base")
+    git_repo.tag("v1.0.0")
+    git_repo.checkout("-b", "feature")
+    git_repo.commit("feat(login): form")
+    git_repo.commit("fix typo in form")
+    git_repo.checkout("main")
+    git_repo.commit("docs: on main meanwhile")
+    git_repo.git("merge", "--no-ff", "-q", "feature", "-m", "Merge pull request #5 from o/feature\n\nfeat: login page")
+    git_repo.checkout("-b", "topic")
+    git_repo.commit("perf: faster")
+    git_repo.checkout("main")
+    git_repo.commit("chore: bump")
+    git_repo.git("merge", "--no-ff", "-q", "topic", "-m", "Merge branch 'topic'")
+    git_repo.tag("v1.1.0")
+
+    commits = gh.commits_between(git_repo.path, "v1.0.0", "v1.1.0")
+    merges = [c for c in commits if c.is_merge]
+    assert len(merges) == 2 and all(len(c.parents) == 2 for c in merges)
+    assert len(commits) == 7
+
+    cl = build_changelog(commits, tag="v1.1.0", previous_tag="v1.0.0", links=RepoLinks("https://github.com/o/r"))
+    by = {s.title: [e.description for e in s.entries] for s in cl.sections}
+    assert by["Features"] == ["login page", "form"] or by["Features"] == ["form", "login page"]
+    feat = {e.description: e for e in cl.sections[0].entries}
+    assert feat["login page"].pr == 5 and feat["login page"].pr_url == "https://github.com/o/r/pull/5"
+    assert by["Performance"] == ["faster"]
+    assert by["Other changes"] == ["fix typo in form"]  # the plain merge itself is not listed
+    assert all("Merge" not in d for ds in by.values() for d in ds)
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def test_not_a_git_repository(tmp_path: Path):
+    with pytest.raises(GitError) as e:
+        gh.version_tags(tmp_path)
+    assert "not a git repository" in e.value.message and e.value.hint
+
+
+def test_missing_directory(tmp_path: Path):
+    with pytest.raises(GitError) as e:
+        gh.commits_between(tmp_path / "nope", None, "HEAD")
+    assert "does not exist" in e.value.message
+
+
+def test_unknown_tag(git_repo: GitRepo):
+    git_repo.commit("feat: a")
+    git_repo.tag("v1.0.0")
+    with pytest.raises(GitError) as e:
+        gh.previous_release(git_repo.path, "v7.0.0")
+    assert "v7.0.0" in e.value.message and "git fetch --tags" in e.value.hint
+    with pytest.raises(GitError) as e:
+        gh.commits_between(git_repo.path, "v0.0.9", "v1.0.0")
+    assert "v0.0.9" in e.value.message
+    with pytest.raises(GitError):
+        gh.commits_between(git_repo.path, None, "--all")  # never taken as an option
+
+
+def test_non_version_tag_is_a_version_error(git_repo: GitRepo):
+    git_repo.commit("feat: a")
+    with pytest.raises(VersionError):
+        gh.previous_release(git_repo.path, "nightly")
+
+
+# --- shallow clones ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def origin(git_repo: GitRepo) -> GitRepo:
+    for i in range(1, 4):
+        git_repo.commit(f"feat: step {i}")
+        git_repo.tag(f"v1.{i}.0", annotated=(i == 2))
+    git_repo.commit("fix: last")
+    git_repo.tag("v1.3.1")
+    return git_repo
+
+
+def test_full_clone_is_complete(origin: GitRepo, tmp_path: Path):
+    full = clone(origin, tmp_path / "full")
+    assert not gh.is_shallow(full.path)
+    st = gh.ensure_history(full.path, "v1.2.0", deepen=False)
+    assert st.complete and not st.shallow and st.note is None
+
+
+def test_shallow_clone_detected_and_reported_when_not_deepened(origin: GitRepo, tmp_path: Path):
+    shallow = clone(origin, tmp_path / "shallow", "--depth", "1")
+    assert gh.is_shallow(shallow.path)
+    st = gh.ensure_history(shallow.path, None, deepen=False)
+    assert st.shallow and not st.complete and not st.deepened
+    assert st.note.startswith("changelog may be incomplete: shallow clone")
+    # a previous tag whose commit is not in the clone is not "complete" either
+    st = gh.ensure_history(shallow.path, "v1.2.0", deepen=False)
+    assert not st.complete and st.note
+
+
+def test_shallow_clone_deepened_from_origin(origin: GitRepo, tmp_path: Path):
+    shallow = clone(origin, tmp_path / "shallow", "--depth", "1")
+    assert len(gh.commits_between(shallow.path, None, "HEAD")) == 1  # what a shallow clone would claim
+    st = gh.ensure_history(shallow.path, None, deepen=True)
+    assert st.complete and st.deepened and not st.shallow and st.note is None
+    assert not gh.is_shallow(shallow.path)
+    assert gh.previous_release(shallow.path, "v1.3.1") == "v1.3.0"
+    assert len(gh.commits_between(shallow.path, None, "v1.3.1")) == 4
+    assert [t for t, _v, _s in gh.version_tags(shallow.path)] == ["v1.1.0", "v1.2.0", "v1.3.0", "v1.3.1"]
+
+
+def test_shallow_clone_deep_enough_needs_no_fetch(origin: GitRepo, tmp_path: Path):
+    shallow = clone(origin, tmp_path / "shallow", "--depth", "2")
+    assert gh.is_shallow(shallow.path)
+    assert "v1.3.0" in [t for t, _v, _s in gh.version_tags(shallow.path)]  # tags in the depth are followed
+    # v1.3.0..HEAD = [fix: last], inside the 2 fetched commits
+    st = gh.ensure_history(shallow.path, "v1.3.0", deepen=False)
+    assert st.complete and st.shallow and not st.deepened and st.note is None
+    # v1.2.0's commit is beyond the boundary (and its tag was not fetched): incomplete
+    assert not gh.ensure_history(shallow.path, "v1.2.0", deepen=False).complete
+    # a tag that is present but below the boundary is incomplete too
+    shallow.git("fetch", "-q", "origin", "tag", "v1.1.0", "--depth", "1")
+    assert gh.is_shallow(shallow.path)
+    assert not gh.ensure_history(shallow.path, "v1.1.0", deepen=False).complete
+
+
+def test_shallow_clone_that_cannot_be_deepened_is_reported(origin: GitRepo, tmp_path: Path):
+    shallow = clone(origin, tmp_path / "shallow", "--depth", "1")
+    shallow.git("remote", "remove", "origin")
+    st = gh.ensure_history(shallow.path, None, deepen=True)
+    assert st.shallow and not st.complete and not st.deepened
+    assert "shallow clone" in st.note and "origin" in st.note and st.reason
+
+
+def test_remote_tags(origin: GitRepo, tmp_path: Path):
+    shallow = clone(origin, tmp_path / "shallow", "--depth", "1", "--no-tags")
+    assert gh.version_tags(shallow.path) == []
+    assert gh.remote_tags(shallow.path) == ["v1.1.0", "v1.2.0", "v1.3.0", "v1.3.1"]
+    with pytest.raises(GitError) as e:
+        gh.remote_tags(shallow.path, remote="upstream")
+    assert "upstream" in (e.value.hint or "")
