@@ -73,6 +73,13 @@ def test_numeric_project_id_works(fake, project):
     assert fake.calls("POST", RELEASES)[0].path == "/api/v4/projects/7/releases"
 
 
+def test_api_v4_url_and_string_project_id_are_accepted(fake, project):
+    gl = GitLabForge(fake.url + "/api/v4/", "7", token=TOKEN, timeout=5)
+    gl.preflight()
+    assert gl.publish_release(spec()).url == f"{fake.url}/group/proj/-/releases/v1.0.0"
+    assert fake.calls("POST", RELEASES)[0].path == "/api/v4/projects/7/releases"
+
+
 def test_rerun_updates_the_same_release_without_duplicates(fake, project):
     gl = forge(fake)
     first = gl.publish_release(spec(body="first"))

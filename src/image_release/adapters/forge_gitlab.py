@@ -58,6 +58,12 @@ _AUTH_HINT = (
 # (also used by image_release.adapters.gitlab_registry)
 
 
+def base_url(url: str) -> str:
+    """GitLab's root URL: CI_SERVER_URL as is, or CI_API_V4_URL without its ``/api/v4``."""
+    url = url.strip().rstrip("/")
+    return url[: -len("/api/v4")] if url.endswith("/api/v4") else url
+
+
 def connect(url: str, token: str | None, job_token: str | None, timeout: float) -> Any:
     """A python-gitlab client with retries and a timeout. Raises AuthError without a token."""
     if token and job_token:
@@ -197,7 +203,7 @@ class GitLabForge:
         retries: int = 3,
         assets_package: str = "release-assets",
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = base_url(url)
         self.project = project
         self._token = token
         self._job_token = job_token
@@ -227,7 +233,8 @@ class GitLabForge:
         return self._gl().projects.get(self.project, lazy=True)
 
     def _web_base(self) -> str:
-        return f"{self.url}/{self.project}" if isinstance(self.project, str) else self.url
+        numeric = isinstance(self.project, int) or str(self.project).isdigit()
+        return self.url if numeric else f"{self.url}/{self.project}"
 
     # --------------------------------------------------------------- preflight
     def preflight(self) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-from image_release.adapters.forge_gitlab import connect, is_insufficient_scope, server_message
+from image_release.adapters.forge_gitlab import base_url, connect, is_insufficient_scope, server_message
 from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable, ReleaseError
 
 _AUTH_HINT = (
@@ -57,7 +57,7 @@ class GitLabRegistry:
         timeout: float = 30,
         retries: int = 3,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = base_url(url)
         self.project = project
         self._token = token
         self._job_token = job_token
