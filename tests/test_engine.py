@@ -175,6 +175,16 @@ def test_check_on_an_unreachable_daemon_names_the_fix(tmp_path):
 
 
 @pytest.mark.services
+def test_docker_host_comes_from_the_environment_when_not_given(services, tmp_path):
+    path = os.environ.get("PATH", "")
+    info = Engine(out=None, env={"DOCKER_HOST": services.docker_host, "PATH": path}).check()
+    assert info.server_version
+    with pytest.raises(EngineError) as err:
+        Engine(out=None, env={"DOCKER_HOST": dead_host(tmp_path), "PATH": path}).check()
+    assert dead_host(tmp_path) in err.value.message
+
+
+@pytest.mark.services
 def test_check_lists_why_a_client_has_no_buildkit(services, tmp_path):
     cli = stub_cli(tmp_path, "echo 'not today' >&2; exit 1\n")
     info = Engine(docker_host=services.docker_host, out=None, cli=cli).check()

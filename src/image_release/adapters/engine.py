@@ -201,6 +201,7 @@ class Engine:
                 f"unknown progress mode {progress!r}", hint="use one of: auto, plain, tty, quiet"
             )
         self.env = dict(os.environ if env is None else env)
+        self._host_given = bool(docker_host)
         self.docker_host = docker_host or self.env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
         self.out = out
         self.progress = progress
@@ -234,7 +235,10 @@ class Engine:
             import requests
 
             try:
-                self._client_obj = docker.DockerClient(base_url=self.docker_host, timeout=int(self.timeout))
+                if self._host_given:
+                    self._client_obj = docker.DockerClient(base_url=self.docker_host, timeout=int(self.timeout))
+                else:  # DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the CLI reads them
+                    self._client_obj = docker.from_env(environment=self.env, timeout=int(self.timeout))
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                 raise self._unreachable(exc) from None
         return self._client_obj
