@@ -208,6 +208,11 @@ def validate_registry_host(host: str) -> str:
             f"invalid registry host {host!r}: give the host only, without scheme or path",
             hint=f"use a host like {_EXAMPLE_HOST}",
         )
+    if not host.startswith("[") and host.count(":") > 1:
+        raise ConfigError(
+            f"invalid registry host {host!r}: an IPv6 address needs brackets",
+            hint="put an IPv6 address in brackets: [::1]:5000",
+        )
     bare, port = split_host_port(host)
     if host.startswith("["):
         try:
@@ -218,10 +223,7 @@ def validate_registry_host(host: str) -> str:
                 hint=f"use a host like {_EXAMPLE_HOST}",
             ) from None
     elif ":" in bare or not _DNS_HOST_RE.fullmatch(bare):
-        hint = f"use a host like {_EXAMPLE_HOST}"
-        if _looks_ipv6(host):
-            hint = "put an IPv6 address in brackets: [::1]:5000"
-        raise ConfigError(f"invalid registry host {host!r}", hint=hint)
+        raise ConfigError(f"invalid registry host {host!r}", hint=f"use a host like {_EXAMPLE_HOST}")
     elif re.fullmatch(r"[0-9.]+", bare) and not _is_ipv4(bare):
         raise ConfigError(
             f"invalid registry host {host!r}: {bare!r} is not an IPv4 address",
@@ -230,14 +232,6 @@ def validate_registry_host(host: str) -> str:
     if host in _HUB_ALIASES:
         return DOCKER_HUB
     return host
-
-
-def _looks_ipv6(text: str) -> bool:
-    try:
-        ipaddress.IPv6Address(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _is_ipv4(text: str) -> bool:
