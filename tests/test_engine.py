@@ -290,10 +290,11 @@ def test_buildkit_only_features_with_buildkit_off_name_the_feature_and_fix(tmp_p
     assert "set buildkit to auto or on" in err.value.hint
 
 
-def test_buildkit_features_without_a_buildkit_client_name_the_feature_and_fix(tmp_path):
+@pytest.mark.services
+def test_buildkit_features_without_a_buildkit_client_name_the_feature_and_fix(services, tmp_path):
     ctx = write(tmp_path / "ctx", SCRATCH)
     cli = stub_cli(tmp_path, "exit 1\n")  # neither buildx nor a BuildKit-capable build
-    eng = Engine(docker_host=dead_host(tmp_path), out=None, cli=cli)
+    eng = Engine(docker_host=services.docker_host, out=None, cli=cli)
     with pytest.raises(BuildError) as err:
         eng.build(BuildSpec(context=str(ctx), platforms=("linux/arm64",)))
     assert "platforms need BuildKit" in err.value.message and "no working BuildKit client" in err.value.message
@@ -301,6 +302,14 @@ def test_buildkit_features_without_a_buildkit_client_name_the_feature_and_fix(tm
     with pytest.raises(BuildError) as err:
         eng.build(BuildSpec(context=str(ctx), buildkit="on"))
     assert "buildkit is on" in err.value.message
+
+
+def test_buildkit_on_with_the_daemon_down_says_the_daemon_is_down(tmp_path):
+    ctx = write(tmp_path / "ctx", SCRATCH)
+    eng = Engine(docker_host=dead_host(tmp_path), out=None, cli=stub_cli(tmp_path, "exit 1\n"))
+    with pytest.raises(EngineError) as err:
+        eng.build(BuildSpec(context=str(ctx), buildkit="on"))
+    assert "cannot reach the Docker engine" in err.value.message
 
 
 @pytest.mark.services

@@ -287,8 +287,9 @@ class Engine:
             if key in _PROBE_CACHE:
                 return _PROBE_CACHE[key]
         result = self._probe_uncached(cli)
-        with _PROBE_LOCK:
-            _PROBE_CACHE[key] = result
+        if result[0] is not None:  # failures are not cached: the daemon may just not be up yet
+            with _PROBE_LOCK:
+                _PROBE_CACHE[key] = result
         return result
 
     def _probe_uncached(self, cli: str) -> tuple[_BuildKitClient | None, str]:
@@ -328,6 +329,15 @@ class Engine:
                 return client, tuple(notes)
             notes.append(note)
         return None, tuple(notes)
+
+    def _ping(self) -> None:
+        import docker
+
+        try:
+            self._api_call("pinging the engine", self._client().api.ping)
+        except docker.errors.APIError as exc:
+            raise EngineError(f"the Docker engine at {self.docker_host} answered the ping with an error: "
+                              f"{_api_message(exc)}") from None
 
     # ------------------------------------------------------------------------------------------ check
 
@@ -377,6 +387,7 @@ class Engine:
         if bk is None:
             why = "; ".join(notes) or "no docker CLI found"
             if mode == "on" or needs:
+                self._ping()  # a daemon that is down fails every probe: say that, not "no BuildKit"
                 asked = "buildkit is on" if mode == "on" else f"{_join(needs)} need BuildKit"
                 raise BuildError(
                     f"{asked}, but no working BuildKit client was found ({why})",
