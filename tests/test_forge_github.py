@@ -248,6 +248,34 @@ def test_create_that_succeeded_but_whose_answer_was_lost(gh, forge):
     assert result.created is False
 
 
+def test_upload_that_succeeded_but_whose_answer_was_lost(gh, forge):
+    def upload_then_lose_answer():
+        [rel] = gh.releases_for(REPO)
+        gh.add_asset(rel["id"], "digests.txt", digests().content)
+
+    gh.fail("POST", r"/assets$", 502, action=upload_then_lose_answer)
+    result = forge.publish_release(spec(assets=[digests()]))
+
+    [rel] = gh.releases_for(REPO)
+    assert gh.asset_files(rel["id"]) == {"digests.txt": digests().content}
+    assert result.assets == ("digests.txt",) and rel["draft"] is False
+    assert [r.status for r in gh.calls("POST", r"/assets$")] == [502, 422]
+
+
+def test_github_enterprise_api_path(gh):
+    with FakeGitHub(prefix="/api/v3") as ghes:
+        ghes.add_token(TOKEN, login="release-bot")
+        ghes.add_repo(REPO)
+        assert ghes.url.endswith("/api/v3")
+        forge = GitHubForge(REPO, TOKEN, api_url=ghes.url + "/", backoff_factor=0, seconds_between_requests=0,
+                            seconds_between_writes=0)
+        forge.preflight()
+        forge.publish_release(spec(assets=[digests()]))
+        [rel] = ghes.releases_for(REPO)
+        assert rel["draft"] is False and ghes.asset_files(rel["id"])
+        assert all(r.status < 400 or r.path.endswith("/tags/v1.2.3") for r in ghes.requests)
+
+
 def test_429_with_retry_after_is_retried(gh, forge):
     gh.fail("GET", r"/releases/tags/", 429, headers={"Retry-After": "1"})
     forge.publish_release(spec())

@@ -193,7 +193,9 @@ def _template(template: str, groups: tuple[str, ...]) -> str:
 class FakeGitHub:
     """Start with ``with FakeGitHub() as gh:`` (or ``start()``/``stop()``); ``gh.url`` is the API root."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
+        """``prefix`` serves the API under a path, as GitHub Enterprise Server does (``/api/v3``)."""
+        self.prefix = prefix.rstrip("/")
         self.lock = threading.RLock()
         self.tokens: dict[str, Token] = {}
         self.repos: dict[str, Repo] = {}
@@ -235,7 +237,7 @@ class FakeGitHub:
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host}:{port}{self.prefix}"
 
     # -- setup -----------------------------------------------------------------------------
     def add_token(self, token: str, login: str = "octocat", **kw: Any) -> Token:
@@ -300,6 +302,21 @@ class FakeGitHub:
         with self.lock:
             rid = self.repos[full_name.lower()].latest_release_id
             return self.releases.get(rid) if rid else None
+
+    def add_asset(self, release_id: int, name: str, data: bytes, state: str = "uploaded",
+                  content_type: str = "application/octet-stream") -> dict[str, Any]:
+        """Attach an asset directly in the state (an upload done by another run, or a broken one)."""
+        with self.lock:
+            rel = self.releases[release_id]
+            now = _now()
+            asset = {
+                "id": next(self._ids), "repo": rel["repo"], "repo_full_name": rel["repo_full_name"],
+                "release_id": release_id, "name": name, "label": None, "content_type": content_type,
+                "data": data, "state": state, "created_at": now, "updated_at": now, "uploader": rel["author"],
+            }
+            self.assets[asset["id"]] = asset
+            rel["assets"].append(asset["id"])
+            return asset
 
     def asset_files(self, release_id: int) -> dict[str, bytes]:
         with self.lock:
@@ -461,6 +478,11 @@ class FakeGitHub:
     # -- request handling ------------------------------------------------------------------
     def handle(self, rec: Recorded) -> tuple[int, Any, dict[str, str]]:
         with self.lock:
+            if self.prefix:
+                if not rec.path.startswith(self.prefix + "/"):
+                    self.requests.append(rec)
+                    return 404, _error(404).body, {}
+                rec.path = rec.path[len(self.prefix):]
             self.requests.append(rec)
             for fault in self.faults:
                 if fault.times > 0 and fault.method in ("*", rec.method) and fault.path.search(rec.path):
