@@ -60,7 +60,7 @@ class ReplacementPlan:
 
     def lines(self) -> list[str]:
         if self.delete_digest:
-            return [f"delete {_short(self.delete_digest)} (old {self.version_tag}): {self.reason}"]
+            return [f"delete {short_digest(self.delete_digest)} (old {self.version_tag}): {self.reason}"]
         return [f"keep: {self.reason}"]
 
 
@@ -82,25 +82,25 @@ def plan_replacement(
     if old_digest is None:
         return plan(None, f"{version_tag} did not exist before this release: there is no old image to remove")
     if old_digest == new_digest:
-        return plan(None, f"{version_tag} already pointed at {_short(new_digest)}: the content did not change, "
+        return plan(None, f"{version_tag} already pointed at {short_digest(new_digest)}: the content did not change, "
                           "nothing to replace")
     now = _digest_of(tags_by_digest, version_tag)
     if now != new_digest:
-        where = f"points at {_short(now)}" if now else "is missing"
-        return plan(None, f"{version_tag} {where}, not at the new {_short(new_digest)}: the old image "
-                          f"{_short(old_digest)} is kept until the new one is published under {version_tag}")
+        where = f"points at {short_digest(now)}" if now else "is missing"
+        return plan(None, f"{version_tag} {where}, not at the new {short_digest(new_digest)}: the old image "
+                          f"{short_digest(old_digest)} is kept until the new one is published under {version_tag}")
     still = tags_by_digest.get(old_digest, ())
     if still:
         return plan(
             None,
-            f"the old {version_tag} image {_short(old_digest)} is still tagged {_join(sorted(still))}; "
+            f"the old {version_tag} image {short_digest(old_digest)} is still tagged {_join(sorted(still))}; "
             "deleting it would remove those tags too, so it stays",
             still,
         )
     return plan(
         old_digest,
-        f"{version_tag} now points at {_short(new_digest)} and no tag points at the old "
-        f"{_short(old_digest)} any more",
+        f"{version_tag} now points at {short_digest(new_digest)} and no tag points at the old "
+        f"{short_digest(old_digest)} any more",
     )
 
 
@@ -117,7 +117,7 @@ class TagDecision:
     reason: str
 
     def line(self) -> str:
-        return f"{self.action} {self.tag} ({_short(self.digest)}): {self.reason}"
+        return f"{self.action} {self.tag} ({short_digest(self.digest)}): {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -182,9 +182,9 @@ class RetentionPlan:
         out += ["  " + d.line() for d in self.tags]
         for d in self.digests:
             if d.action == DELETE:
-                out.append(f"  delete manifest {_short(d.digest)} (tags {_join(d.tags)}): {d.reason}")
+                out.append(f"  delete manifest {short_digest(d.digest)} (tags {_join(d.tags)}): {d.reason}")
             elif d.lone_tags:
-                out.append(f"  keep manifest {_short(d.digest)}: {d.reason}")
+                out.append(f"  keep manifest {short_digest(d.digest)}: {d.reason}")
         return out
 
 
@@ -364,7 +364,8 @@ def _digest_of(tags_by_digest: Mapping[str, Sequence[str]], tag: str) -> str | N
     return None
 
 
-def _short(digest: str | None) -> str:
+def short_digest(digest: str | None) -> str:
+    """``sha256:`` and the first 12 hex digits, for messages."""
     if not digest:
         return "-"
     algo, _, hexpart = digest.partition(":")

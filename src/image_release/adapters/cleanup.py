@@ -1,0 +1,501 @@
+"""Deleting old images: carry out the plans of ``core.retention`` on a registry.
+
+One interface, three registries:
+
+* :class:`OciDeleter` -- a generic OCI distribution registry (``RegistryClient``): a manifest is deleted
+  by digest (every tag on it goes with it); one tag alone goes through the OCI tag DELETE or, where the
+  registry refuses that (distribution 2.8), a unique throwaway manifest put on the tag and deleted.
+* :class:`GhcrDeleter` -- ghcr.io refuses the OCI DELETE; a manifest is deleted as a *package version*
+  through the GitHub Packages REST API. A version takes all its tags with it and the API cannot remove
+  one tag of a version, so such a tag is reported as left behind.
+* :class:`GitLabDeleter` -- GitLab's project registry API: single tags, and GitLab's asynchronous bulk
+  delete (``name_regex_delete``/``keep_n``/``name_regex_keep``/``older_than``), which runs in the
+  background at most once an hour per repository and never deletes ``latest``: scheduled and reported,
+  never waited for. A manifest goes once its last tag is deleted (GitLab's garbage collection).
+
+:func:`replace_old_digest` and :func:`apply_retention` carry out a plan and return a
+:class:`CleanupReport`. A registry that refuses deletion (405, ``DeleteRefused``) gives a warning that
+says what was left behind and why, or -- with ``fail_on_refused`` -- a ``DeleteRefused`` error (the
+report rides along as ``error.report``). A dry run lists exactly what would go and why, and deletes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence
+
+from image_release.core.image_ref import parse_image
+from image_release.core.retention import DELETE, ReplacementPlan, RetentionPlan
+from image_release.core.retention import short_digest as _short
+from image_release.errors import AuthError, ConfigError, DeleteRefused, RegistryError, ReleaseError
+
+GHCR_HOST = "ghcr.io"
+
+# A refusal with one of these statuses concerns the whole registry (deletion disabled / not offered):
+# trying the remaining deletions would only be refused again.
+_REGISTRY_WIDE = (405,)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The deleters
+# ---------------------------------------------------------------------------------------------------
+
+
+class Deleter(Protocol):
+    kind: str  # "OCI registry", "GitHub Container Registry", "GitLab Container Registry"
+    image: str  # registry/repository, for messages
+    supports_single_tag: bool
+    supports_bulk: bool
+
+    def tags_by_digest(self) -> dict[str, list[str]]: ...
+
+    def delete_digest(self, digest: str, tags: Sequence[str] = ()) -> str: ...
+
+    def delete_tag(self, tag: str) -> str: ...
+
+    def bulk(self, name_regex_delete: str, keep_n: int | None = None, name_regex_keep: str | None = None,
+             older_than: str | None = None) -> str: ...
+
+
+class _NoBulk:
+    supports_bulk = False
+
+    def bulk(self, name_regex_delete: str, keep_n: int | None = None, name_regex_keep: str | None = None,
+             older_than: str | None = None) -> str:
+        raise ConfigError(
+            f"{self.kind} has no bulk delete ({self.image})",  # type: ignore[attr-defined]
+            hint="bulk delete (name_regex_delete, keep_n, older_than) is GitLab's; use `invoke clean --keep N` here",
+        )
+
+
+class OciDeleter(_NoBulk):
+    """A repository on a generic OCI distribution registry."""
+
+    kind = "OCI registry"
+    supports_single_tag = True
+
+    def __init__(self, client: Any, repo: str) -> None:
+        self.client = client
+        self.repo = repo
+        self.image = f"{client.host}/{repo}"
+
+    def __repr__(self) -> str:
+        return f"OciDeleter({self.image!r})"
+
+    def tags_by_digest(self) -> dict[str, list[str]]:
+        return self.client.tags_by_digest(self.repo)
+
+    def delete_digest(self, digest: str, tags: Sequence[str] = ()) -> str:
+        if self.client.delete_manifest(self.repo, digest):
+            return "manifest deleted" + (f" with its tags {', '.join(tags)}" if tags else "")
+        return "already gone"
+
+    def delete_tag(self, tag: str) -> str:
+        how = self.client.delete_tag(self.repo, tag)
+        return {
+            "tag-delete": "tag deleted (OCI tag delete)",
+            "throwaway": "tag deleted alone (throwaway manifest put on it and deleted)",
+            "manifest": "manifest deleted",
+            "absent": "already gone",
+        }.get(how, str(how))
+
+
+class GhcrDeleter(_NoBulk):
+    """A container package on ghcr.io, deleted through the GitHub Packages REST API."""
+
+    kind = "GitHub Container Registry"
+    supports_single_tag = False
+
+    def __init__(self, packages: Any, owner: str, package: str) -> None:
+        self.packages = packages
+        self.owner = owner
+        self.package = package
+        self.image = f"{GHCR_HOST}/{owner}/{package}"
+        self._versions: list[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"GhcrDeleter({self.image!r})"
+
+    def _list(self, fresh: bool = False) -> list[Any]:
+        if self._versions is None or fresh:
+            self._versions = self.packages.list_versions(self.owner, self.package)
+        return self._versions
+
+    def tags_by_digest(self) -> dict[str, list[str]]:
+        """Tagged versions only: untagged ones (old builds, platform manifests of a multi-arch index)
+        are never candidates."""
+        out: dict[str, list[str]] = {}
+        for v in self._list(fresh=True):
+            if v.tags:
+                out.setdefault(v.name, []).extend(v.tags)
+        return {d: sorted(set(t)) for d, t in out.items()}
+
+    def _version(self, digest: str) -> Any | None:
+        for v in self._list():
+            if v.name == digest:
+                return v
+        for v in self._list(fresh=True):  # published after the last listing (a re-release)
+            if v.name == digest:
+                return v
+        return None
+
+    def _delete(self, version: Any) -> str:
+        try:
+            self.packages.delete_version(self.owner, self.package, version.id)
+        except RegistryError as exc:
+            if exc.status == 404:
+                return "already gone"
+            raise
+        if self._versions is not None:
+            self._versions = [v for v in self._versions if v.id != version.id]
+        tags = f" with its tags {', '.join(version.tags)}" if version.tags else " (untagged)"
+        return f"package version {version.id} deleted{tags}"
+
+    def delete_digest(self, digest: str, tags: Sequence[str] = ()) -> str:
+        version = self._version(digest)
+        if version is None:
+            return "already gone"
+        unexpected = sorted(set(version.tags) - set(tags))
+        if unexpected:
+            raise DeleteRefused(
+                f"package version {version.id} ({_short(digest)}) of {self.image} now also carries "
+                f"{', '.join(unexpected)}; deleting it would remove those tags too",
+                hint="run the cleanup again: it plans on the tags as they are then",
+            )
+        return self._delete(version)
+
+    def delete_tag(self, tag: str) -> str:
+        for v in self._list(fresh=True):
+            if tag in v.tags:
+                if set(v.tags) == {tag}:
+                    return self._delete(v)
+                others = sorted(set(v.tags) - {tag})
+                raise DeleteRefused(
+                    f"ghcr.io cannot remove the tag {tag} alone: its package version {v.id} ({_short(v.name)}) "
+                    f"also carries {', '.join(others)}, and deleting the version would remove those too",
+                    hint="the tag stays until its other tags move on; or delete it by hand in the package settings",
+                )
+        return "already gone"
+
+
+class GitLabDeleter:
+    """A repository of a GitLab project's container registry."""
+
+    kind = "GitLab Container Registry"
+    supports_single_tag = True
+    supports_bulk = True
+
+    def __init__(self, registry: Any, repo_id: int, image: str | None = None) -> None:
+        self.registry = registry
+        self.repo_id = repo_id
+        self.image = image or f"registry repository {repo_id}"
+
+    def __repr__(self) -> str:
+        return f"GitLabDeleter({self.image!r}, repo_id={self.repo_id!r})"
+
+    def tags_by_digest(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for tag in self.registry.list_tags(self.repo_id):
+            digest = self.registry.tag_digest(self.repo_id, tag)
+            if digest is None:  # deleted meanwhile
+                continue
+            out.setdefault(digest, []).append(tag)
+        return {d: sorted(t) for d, t in out.items()}
+
+    def delete_digest(self, digest: str, tags: Sequence[str] = ()) -> str:
+        if not tags:
+            return ("untagged: GitLab's API deletes tags, not manifests; GitLab's garbage collection "
+                    "removes the untagged manifest")
+        gone = [t for t in tags if self.delete_tag(t) == "already gone"]
+        done = [t for t in tags if t not in gone]
+        text = f"its tags {', '.join(done)} deleted" if done else "its tags were already gone"
+        if done and gone:
+            text += f" ({', '.join(gone)} already gone)"
+        return text + "; GitLab's garbage collection removes the untagged manifest"
+
+    def delete_tag(self, tag: str) -> str:
+        try:
+            self.registry.delete_tag(self.repo_id, tag)
+        except DeleteRefused:
+            raise
+        except RegistryError as exc:
+            if exc.status == 404:
+                return "already gone"
+            if exc.status == 403:  # a protected tag, or a role that may not delete: this tag stays
+                raise DeleteRefused(exc.message, hint=exc.hint, status=403) from exc
+            raise
+        return "tag deleted"
+
+    def bulk(self, name_regex_delete: str, keep_n: int | None = None, name_regex_keep: str | None = None,
+             older_than: str | None = None) -> str:
+        return self.registry.bulk_delete(self.repo_id, name_regex_delete, keep_n=keep_n,
+                                         name_regex_keep=name_regex_keep, older_than=older_than)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Choosing a deleter
+# ---------------------------------------------------------------------------------------------------
+
+
+def deleter_for(
+    image: str,
+    env: Mapping[str, str],
+    *,
+    github_token_env: str = "GITHUB_TOKEN",
+    github_api_url: str | None = None,
+    gitlab_url: str | None = None,
+    gitlab_project: str | int | None = None,
+    gitlab_token_env: str = "GITLAB_TOKEN",
+    gitlab_job_token_env: str = "CI_JOB_TOKEN",
+    gitlab_registry_host: str | None = None,
+    credentials: Any = None,
+    retry: Any = None,
+    timeout: float = 30,
+) -> Deleter:
+    """The deleter for ``image`` (``host/repository``, a tag or digest is ignored).
+
+    ``ghcr.io`` -> GitHub Packages API with the release's GitHub token (``env[github_token_env]``, API root
+    from ``github_api_url`` or ``GITHUB_API_URL``); the GitLab registry host (``gitlab_registry_host`` or
+    ``CI_REGISTRY``) -> GitLab's registry API (URL from ``gitlab_url`` or ``CI_SERVER_URL``, project from
+    ``gitlab_project`` or ``CI_PROJECT_ID``, token from ``env[gitlab_token_env]``, else the job token);
+    any other host -> the OCI distribution API with ``credentials``.
+    """
+    name = parse_image(image)
+    host, repo = name.registry, name.repository
+    gitlab_hosts = {h.lower() for h in (gitlab_registry_host, env.get("CI_REGISTRY")) if h}
+    if host == GHCR_HOST:
+        from image_release.adapters.ghcr_packages import GhcrPackages
+
+        token = env.get(github_token_env)
+        if not token:
+            raise AuthError(
+                f"deleting images on ghcr.io needs a GitHub token, and {github_token_env} is not set",
+                hint=f"set {github_token_env} (in GitHub Actions: the job's GITHUB_TOKEN with "
+                "`permissions: packages: write`; elsewhere a token with delete:packages)",
+            )
+        owner, _, package = repo.partition("/")
+        if not package:
+            raise ConfigError(
+                f"{image}: a ghcr.io image is ghcr.io/OWNER/PACKAGE",
+                hint="name the image like ghcr.io/acme/app",
+            )
+        api = github_api_url or env.get("GITHUB_API_URL") or "https://api.github.com"
+        return GhcrDeleter(GhcrPackages(token, api, timeout=timeout), owner, package)
+    if host.lower() in gitlab_hosts:
+        from image_release.adapters.gitlab_registry import GitLabRegistry
+
+        url = gitlab_url or env.get("CI_SERVER_URL")
+        project = gitlab_project or env.get("CI_PROJECT_ID") or env.get("CI_PROJECT_PATH")
+        if not url or not project:
+            missing = "the GitLab URL (forge.gitlab.url or CI_SERVER_URL)" if not url else \
+                "the GitLab project (forge.gitlab.project or CI_PROJECT_ID)"
+            raise ConfigError(
+                f"{image} is in GitLab's container registry, but {missing} is not known",
+                hint="set forge.gitlab.url and forge.gitlab.project, or run inside GitLab CI",
+            )
+        token = env.get(gitlab_token_env) or None
+        job_token = None if token else (env.get(gitlab_job_token_env) or None)
+        if not token and not job_token:
+            raise AuthError(
+                f"deleting images in GitLab's registry needs a token: neither {gitlab_token_env} nor "
+                f"{gitlab_job_token_env} is set",
+                hint="in GitLab CI the job token (CI_JOB_TOKEN) works for the project's own registry; elsewhere "
+                f"set {gitlab_token_env} to an access token with the api scope",
+            )
+        registry = GitLabRegistry(url, project, token=token, job_token=job_token, timeout=timeout)
+        return GitLabDeleter(registry, registry.find_repository(f"{host}/{repo}"), image=f"{host}/{repo}")
+    from image_release.adapters.registry import RegistryClient
+
+    client = RegistryClient(host, credentials=credentials, retry=retry, timeout=timeout)
+    return OciDeleter(client, repo)
+
+
+def deleter_from_settings(image: str, settings: Any, env: Mapping[str, str], credentials: Any = None,
+                          gitlab_registry_host: str | None = None) -> Deleter:
+    """:func:`deleter_for` with the forge, registry and retry settings of a parsed ``Settings``."""
+    from image_release.adapters.http_retry import RetryPolicy
+
+    forge = settings.forge
+    return deleter_for(
+        image,
+        env,
+        github_token_env=forge.github_token_env,
+        github_api_url=forge.github_api_url,
+        gitlab_url=forge.gitlab_url,
+        gitlab_project=forge.gitlab_project,
+        gitlab_token_env=forge.gitlab_token_env,
+        gitlab_job_token_env=forge.gitlab_job_token_env,
+        gitlab_registry_host=gitlab_registry_host,
+        credentials=credentials,
+        retry=RetryPolicy(settings.retry_attempts, settings.retry_base_delay, settings.retry_max_delay),
+        timeout=settings.registry_timeout,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CleanupItem:
+    what: str  # "manifest sha256:... (tags 1.0.0)" or "tag 1.0.0"
+    reason: str  # why it goes (from the plan)
+    detail: str = ""  # what the registry did, or why it was left behind
+
+
+@dataclass
+class CleanupReport:
+    image: str
+    registry: str
+    dry_run: bool = False
+    deleted: list[CleanupItem] = field(default_factory=list)  # with dry_run: what would be deleted
+    left_behind: list[CleanupItem] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # the plan's keep decisions, one line each
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.left_behind
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"left behind: {i.what}: {i.detail}" for i in self.left_behind]
+
+    def lines(self) -> list[str]:
+        head = f"cleanup of {self.image} ({self.registry})" + (" -- dry run, nothing deleted" if self.dry_run else "")
+        out = [head]
+        verb = "would delete" if self.dry_run else "deleted"
+        if not self.deleted and not self.left_behind:
+            out.append("  nothing to delete")
+        for item in self.deleted:
+            detail = f" [{item.detail}]" if item.detail and not self.dry_run else ""
+            out.append(f"  {verb} {item.what}: {item.reason}{detail}")
+        for line in self.kept:
+            out.append(f"  {line}")
+        for item in self.left_behind:
+            out.append(f"  WARNING: left behind {item.what} ({item.reason}): {item.detail}")
+        out += [f"  note: {n}" for n in self.notes]
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Carrying out plans
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Step:
+    item: CleanupItem
+    run: Any  # () -> str
+
+
+def replace_old_digest(deleter: Deleter, plan: ReplacementPlan, dry_run: bool,
+                       fail_on_refused: bool = False) -> CleanupReport:
+    """Delete the old manifest of a re-released version when the plan says it may go."""
+    report = CleanupReport(deleter.image, deleter.kind, dry_run=dry_run)
+    if plan.delete_digest is None:
+        report.notes.append(plan.reason)
+        return report
+    digest = plan.delete_digest
+    item = CleanupItem(f"manifest {_short(digest)} (the previous {plan.version_tag})", plan.reason)
+    _run(deleter, report, [_Step(item, lambda: deleter.delete_digest(digest, ()))], dry_run, fail_on_refused)
+    return report
+
+
+def apply_retention(deleter: Deleter, plan: RetentionPlan, dry_run: bool,
+                    fail_on_refused: bool = False) -> CleanupReport:
+    """Delete what ``plan`` says goes: whole manifests whose every tag goes, then lone tags whose manifest
+    stays. The plan must be made from this deleter's :meth:`tags_by_digest`, read just before."""
+    report = CleanupReport(deleter.image, deleter.kind, dry_run=dry_run)
+    report.kept = [d.line() for d in plan.tags if d.action != DELETE]
+    reasons = {d.tag: d.reason for d in plan.tags}
+    steps: list[_Step] = []
+    for dd in reversed(plan.digests):  # oldest first
+        if dd.action == DELETE:
+            why = "; ".join(f"{t}: {reasons[t]}" for t in dd.tags)
+            steps.append(_Step(
+                CleanupItem(f"manifest {_short(dd.digest)} (tags {', '.join(dd.tags)})", why),
+                lambda dd=dd: deleter.delete_digest(dd.digest, dd.tags),
+            ))
+    for tag, digest in plan.lone_tags:
+        item = CleanupItem(f"tag {tag} ({_short(digest)})", reasons[tag])
+        if dry_run and not deleter.supports_single_tag:
+            report.left_behind.append(CleanupItem(
+                item.what, item.reason,
+                f"{deleter.kind} cannot delete one tag of an image that keeps other tags; it would stay",
+            ))
+            continue
+        steps.append(_Step(item, lambda tag=tag: deleter.delete_tag(tag)))
+    _run(deleter, report, steps, dry_run, fail_on_refused)
+    return report
+
+
+def schedule_bulk(deleter: Deleter, name_regex_delete: str, keep_n: int | None = None,
+                  name_regex_keep: str | None = None, older_than: str | None = None,
+                  dry_run: bool = False) -> CleanupReport:
+    """GitLab's asynchronous bulk delete: schedule it and report; never wait for it."""
+    report = CleanupReport(deleter.image, deleter.kind, dry_run=dry_run)
+    if not deleter.supports_bulk:
+        deleter.bulk(name_regex_delete, keep_n, name_regex_keep, older_than)  # raises ConfigError
+    if dry_run:
+        parts = [f"name_regex_delete={name_regex_delete!r}"]
+        parts += [f"{k}={v!r}" for k, v in (("keep_n", keep_n), ("name_regex_keep", name_regex_keep),
+                                             ("older_than", older_than)) if v is not None]
+        report.notes.append("would schedule GitLab's bulk delete (" + ", ".join(parts) + "); it runs "
+                            "asynchronously, at most once an hour per repository, and never deletes 'latest'")
+        return report
+    report.notes.append(deleter.bulk(name_regex_delete, keep_n, name_regex_keep, older_than))
+    return report
+
+
+def _run(deleter: Deleter, report: CleanupReport, steps: list[_Step], dry_run: bool,
+         fail_on_refused: bool) -> None:
+    if dry_run:
+        report.deleted.extend(s.item for s in steps)  # a dry run warns, never fails
+        return
+    for i, step in enumerate(steps):
+        try:
+            detail = step.run()
+        except DeleteRefused as exc:
+            report.left_behind.append(CleanupItem(step.item.what, step.item.reason, exc.message))
+            if exc.status in _REGISTRY_WIDE:
+                for rest in steps[i + 1:]:
+                    report.left_behind.append(CleanupItem(
+                        rest.item.what, rest.item.reason,
+                        f"not attempted: {deleter.kind} refuses deletion ({exc.status})",
+                    ))
+                report.notes.append(f"{deleter.kind} refused deletion: {exc.hint}" if exc.hint
+                                    else f"{deleter.kind} refused deletion")
+                break
+            continue
+        except ReleaseError as exc:
+            raise _stopped(exc, report, steps[i:]) from exc
+        report.deleted.append(CleanupItem(step.item.what, step.item.reason, detail))
+    _maybe_fail(report, fail_on_refused)
+
+
+def _maybe_fail(report: CleanupReport, fail_on_refused: bool) -> None:
+    if fail_on_refused and report.left_behind:
+        left = "; ".join(f"{i.what} ({i.detail})" for i in report.left_behind)
+        done = ", ".join(i.what for i in report.deleted) or "nothing"
+        err = DeleteRefused(
+            f"cleanup of {report.image} left images behind: {left}. Deleted: {done}",
+            hint=f"{report.registry} refused these; allow deletion there, delete them by hand, or set "
+            "clean.fail_on_refused: false to make this a warning",
+            status=405,
+        )
+        err.report = report  # type: ignore[attr-defined]
+        raise err
+
+
+def _stopped(exc: ReleaseError, report: CleanupReport, remaining: list[_Step]) -> ReleaseError:
+    """The same typed error, saying what was already deleted and what was not attempted."""
+    new = copy.copy(exc)
+    done = ", ".join(i.what for i in report.deleted) or "nothing"
+    todo = ", ".join(s.item.what for s in remaining)
+    new.message = f"{exc.message} (cleanup of {report.image} stopped; deleted so far: {done}; not done: {todo})"
+    new.args = (new.message,)
+    new.report = report  # type: ignore[attr-defined]
+    return new
