@@ -37,6 +37,7 @@ class Context:
     pr_number: int | None = None
     repository: str | None = None  # owner/name (GitHub) or group/project path (GitLab)
     source: str = "git"  # cli, github, gitlab, git
+    ci: str | None = None  # github or gitlab when running in that CI (also with --tag)
     server_url: str | None = None  # https://github.com, https://gitlab.example.com
     registry_image: str | None = None  # $CI_REGISTRY_IMAGE on GitLab CI
     registry: str | None = None  # $CI_REGISTRY on GitLab CI
@@ -132,6 +133,7 @@ def _from_github(env: Mapping[str, str], now: datetime, read_file) -> Context:
         default_branch=default_branch,
         repository=env.get("GITHUB_REPOSITORY") or repo_info.get("full_name"),
         source="github",
+        ci="github",
         server_url=env.get("GITHUB_SERVER_URL", "https://github.com"),
         timestamp=now,
     )
@@ -173,6 +175,7 @@ def _from_gitlab(env: Mapping[str, str], now: datetime) -> Context:
         default_branch=default_branch,
         repository=env.get("CI_PROJECT_PATH"),
         source="gitlab",
+        ci="gitlab",
         server_url=server,
         registry_image=env.get("CI_REGISTRY_IMAGE") or None,
         registry=env.get("CI_REGISTRY") or None,

@@ -1,0 +1,361 @@
+"""The steps of the chain, as GoReleaser has them: each one plans from the session's plan, then
+either prints what it would do (dry run) or does it through the adapters.
+
+plan -> build -> tag -> publish (version tag, floating tags, read-back, race repair, replacement)
+-> release (forge or notes file). Retention (``clean``) stands apart.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from image_release.core.plan import FLOATING, VERSION, explain, known_versions_from_tags
+from image_release.errors import BuildError, ConfigError, PublishError, ReleaseError
+
+CHAIN = ("build", "tag", "push", "release")
+
+
+# -- plan -----------------------------------------------------------------------------------
+def plan_step(s, *, as_json: bool = False) -> None:
+    if "version" in s.done:
+        return
+    s.done.add("version")
+    plan = s.plan
+    if as_json:
+        s.say(json.dumps(plan.to_dict(), indent=2))
+    else:
+        with s.group("release plan"):
+            s.say(explain(plan))
+            if s.dry_run:
+                s.say("dry run: reads are real; nothing will be built, pushed, deleted or created")
+    for w in plan.warnings:
+        s.warn(w)
+    s.reporter.set_outputs({
+        "version": str(plan.version) if plan.version else "",
+        "tags": "\n".join(plan.refs()),
+    })
+    # Bad input stops here, before anything is built or pushed.
+    if any(step in s.called for step in CHAIN):
+        check_build_inputs(s)
+    if "release" in s.called and plan.release and not s.dry_run and s.settings.forge.preflight:
+        preflight_forge(s)
+
+
+def check_build_inputs(s) -> None:
+    b = s.settings.build
+    context = s.path(b.context)
+    if not context.is_dir():
+        raise BuildError(f"build context {context} is not a directory",
+                         hint="set release.build.context to the folder holding your sources (default: .)")
+    dockerfile = Path(b.dockerfile)
+    dockerfile = dockerfile if dockerfile.is_absolute() else context / dockerfile
+    if not dockerfile.is_file():
+        raise BuildError(f"no Dockerfile at {dockerfile}",
+                         hint="create it, or set release.build.dockerfile (relative to the build context)")
+    for secret in b.secrets:
+        if secret.env and not s.env.get(secret.env):
+            raise BuildError(f"build secret {secret.id!r}: environment variable {secret.env} is not set",
+                             hint=f"export {secret.env} before the build (its value never goes into the image)")
+
+
+def preflight_forge(s) -> None:
+    from image_release.pipeline.forges import client_for, forge_target
+
+    target = forge_target(s)
+    if target.kind == "none":
+        return
+    client = client_for(s, target)
+    client.preflight()
+    s.say(f"preflight: the token can create releases on {target.describe()}")
+
+
+# -- build ----------------------------------------------------------------------------------
+def build_step(s) -> None:
+    if "build" in s.done:
+        return
+    s.done.add("build")
+    plan = s.plan
+    spec = _resolved_spec(s)
+    if s.dry_run:
+        s.say(f"dry run: would build {', '.join(spec.tags)} from {spec.context} ({spec.dockerfile})")
+        return
+    with s.group(f"build {', '.join(spec.tags)}"):
+        result = s.engine().build(spec)
+    s.results.image_id = result.image_id
+    s.results.built_refs = result.tags
+    if result.pushed and result.digest:  # a multi-platform BuildKit build pushes as it builds
+        s.results.digest = result.digest
+        s.results.build_pushed = True
+    s.say(f"built {result.image_id[:19]} as {', '.join(result.tags)} ({result.builder})")
+    if not plan.push:
+        s.say(f"nothing is pushed: {plan.push_reason}")
+
+
+def _resolved_spec(s):
+    from dataclasses import replace
+
+    spec = s.plan.build
+    context = s.path(spec.context)
+    dockerfile = Path(spec.dockerfile)
+    dockerfile = dockerfile if dockerfile.is_absolute() else context / dockerfile
+    return replace(spec, context=str(context), dockerfile=str(dockerfile))
+
+
+# -- tag ------------------------------------------------------------------------------------
+def tag_step(s) -> None:
+    if "tag" in s.done:
+        return
+    s.done.add("tag")
+    plan = s.plan
+    refs = [r for r in plan.refs() if r not in s.results.built_refs]
+    if not refs:
+        return
+    if s.dry_run:
+        s.say(f"dry run: would tag the image locally as {', '.join(refs)}")
+        return
+    _require_image(s)
+    s.engine().tag(s.results.image_id, refs)
+    s.say(f"tagged locally: {', '.join(refs)}")
+
+
+def _require_image(s) -> None:
+    if not s.results.image_id:
+        raise BuildError("no image was built in this run", hint="run `invoke build` (it runs before tag and push)")
+
+
+# -- publish --------------------------------------------------------------------------------
+def publish_step(s) -> None:
+    if "push" in s.done:
+        return
+    s.done.add("push")
+    plan = s.plan
+    if not plan.push:
+        s.say(f"push: skipped ({plan.push_reason})")
+        return
+    for image in plan.images:
+        with s.group(f"publish {image}"):
+            _publish_image(s, image)
+    s.reporter.set_outputs({"digest": s.results.digest or "", "tags": "\n".join(s.results.published)})
+
+
+def _publish_image(s, image: str) -> None:
+    from image_release.core.retention import plan_replacement
+
+    plan = s.plan
+    name, client = s.registry_for(image)
+    repo = name.repository
+    primary = plan.primary_tag
+    others = [t for t in plan.tags if t != primary]
+    before = client.head_manifest(repo, primary)  # read before publishing: is this a re-release?
+    if s.dry_run:
+        s.say(f"dry run: would push {image}:{primary} once, then add {', '.join(others) or 'no other tags'} "
+              "as manifests (no blob re-upload)")
+        if before is not None:
+            s.say(f"dry run: {image}:{primary} exists ({before.digest}); after publishing, that old image "
+                  "would be deleted if no tag still points at it")
+        return
+
+    # 1. The version tag, pushed once, verified in the registry.
+    ref = f"{image}:{primary}"
+    if s.results.build_pushed and s.results.digest:
+        digest = s.results.digest
+    else:
+        _require_image(s)
+        from image_release.adapters.registry_auth import docker_auth_config
+
+        digest = s.engine().push(ref, docker_auth_config(client.credentials))
+    published: list[str] = []
+    landed = client.head_manifest(repo, primary)
+    if landed is None or landed.digest != digest:
+        raise PublishError(
+            f"{ref} does not resolve to the pushed digest {digest} (registry says "
+            f"{landed.digest if landed else 'no such tag'})",
+            hint="another run may be publishing the same version; re-run the same command",
+        )
+    published.append(ref)
+    s.say(f"pushed {ref} ({digest})")
+
+    # 2. Every other tag: the same manifest put under the new name.
+    manifest = client.get_manifest(repo, digest)
+    for tag in others:
+        try:
+            client.put_manifest(repo, tag, manifest)
+        except ReleaseError as e:
+            raise PublishError(
+                f"could not tag {image}:{tag}: {e.message}",
+                hint="re-run the same command: it converges (tags already published stay as they are)",
+                published=tuple(published + s.results.published),
+            ) from None
+        published.append(f"{image}:{tag}")
+        s.say(f"tagged {image}:{tag} -> {digest[:19]}")
+
+    # 3. Read every tag back.
+    for tag in plan.tags:
+        info = client.head_manifest(repo, tag)
+        if info is None or info.digest != digest:
+            if plan.moved[tag].kind == FLOATING and _lost_race_ok(s, client, repo, tag):
+                continue
+            raise PublishError(
+                f"{image}:{tag} resolves to {info.digest if info else 'nothing'}, not {digest}",
+                hint="re-run the same command to converge",
+                published=tuple(published + s.results.published),
+            )
+    s.results.published.extend(published)
+    s.results.digest = digest
+
+    # 4. A concurrent release may have moved a floating tag after us: repair towards the highest.
+    _repair_floating(s, client, repo, image)
+
+    # 5. Same-version replacement: the old image goes only when nothing points at it any more.
+    if before is not None and before.digest != digest:
+        rp = plan_replacement(primary, before.digest, digest, client.tags_by_digest(repo))
+        from image_release.adapters.cleanup import replace_old_digest
+
+        report = replace_old_digest(_deleter(s, image), rp, dry_run=False,
+                                    fail_on_refused=s.settings.clean.fail_on_refused)
+        for line in report.lines():
+            s.say(f"replace {image}:{primary}: {line}")
+        s.results.cleanup_lines.extend(report.lines())
+
+
+def _deleter(s, image):
+    """The deleter for ``image``: GHCR and GitLab through their APIs, any other registry through the
+    session's OCI client (same credentials, retries and request counts)."""
+    from image_release.adapters.cleanup import OciDeleter, deleter_from_settings
+
+    name, client = s.registry_for(image)
+    deleter = deleter_from_settings(image, s.settings, s.env, credentials=client.credentials,
+                                    gitlab_registry_host=s.context.registry)
+    if isinstance(deleter, OciDeleter):
+        return OciDeleter(client, name.repository)
+    return deleter
+
+
+def _floating_owner(s, tag: str, versions):
+    """The highest stable version that the rules give ``tag`` to (None: none of them)."""
+    from image_release.core.plan import owner_of_tag
+
+    return owner_of_tag(tag, versions, s.settings, s.context)
+
+
+def _lost_race_ok(s, client, repo, tag) -> bool:
+    """A floating tag that now points elsewhere is fine when a higher version owns it."""
+    versions = known_versions_from_tags(client.list_tags(repo)) + list(s.plan.known_versions)
+    owner = _floating_owner(s, tag, versions)
+    return owner is not None and s.plan.version is not None and owner > s.plan.version
+
+
+def _repair_floating(s, client, repo, image) -> None:
+    plan = s.plan
+    if plan.version is None:
+        return
+    floating = [d.tag for d in plan.decisions if d.move and d.kind == FLOATING]
+    if not floating:
+        return
+    from image_release.core.plan import version_tag_of
+
+    versions = known_versions_from_tags(client.list_tags(repo)) + list(plan.known_versions)
+    for tag in floating:
+        owner = _floating_owner(s, tag, versions)
+        if owner is None:
+            continue
+        owner_tag = version_tag_of(owner, s.settings, s.context)
+        want = client.head_manifest(repo, owner_tag)
+        have = client.head_manifest(repo, tag)
+        if want is None or (have is not None and have.digest == want.digest):
+            continue
+        client.put_manifest(repo, tag, client.get_manifest(repo, want.digest))
+        s.say(f"repaired {image}:{tag} -> {owner} ({want.digest[:19]}): a concurrent release had moved it")
+
+
+# -- release --------------------------------------------------------------------------------
+def release_step(s) -> None:
+    if "release" in s.done:
+        return
+    s.done.add("release")
+    plan = s.plan
+    if not plan.release:
+        s.say(f"release: skipped ({plan.release_reason})")
+        return
+    from image_release.pipeline.forges import client_for, forge_target
+    from image_release.pipeline.notes import release_spec
+
+    target = forge_target(s)
+    spec, full_body = release_spec(s, target)
+    if target.kind == "none" or s.dry_run:
+        if s.dry_run:
+            where = target.describe()
+            s.say(f"dry run: would create or update {spec.name!r} for {spec.tag} on {where} "
+                  f"(prerelease: {'yes' if spec.prerelease else 'no'}, latest: {'yes' if spec.make_latest else 'no'})")
+            with s.group("release notes (dry run)"):
+                s.say(full_body)
+            return
+        path = _notes_path(s)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(full_body)
+        s.results.notes_file = str(path)
+        s.say(f"release notes written to {path}")
+        _summary(s)
+        return
+    client = client_for(s, target)
+    result = client.publish_release(spec)
+    s.results.release_url = result.url
+    s.say(f"release {'created' if result.created else 'updated'}: {result.url}")
+    s.reporter.set_outputs({"release-url": result.url})
+    _summary(s)
+
+
+def _notes_path(s) -> Path:
+    n = s.settings.notes
+    version = str(s.plan.version)
+    if n.file:
+        return s.path(n.file.format(version=version, tag=s.context.tag))
+    return s.path(s.settings.output_dir) / f"release-notes-{version}.md"
+
+
+def _summary(s) -> None:
+    plan = s.plan
+    rows = [("version", str(plan.version) if plan.version else "-"),
+            ("digest", s.results.digest or "-"),
+            ("tags", ", ".join(s.results.published) or "-")]
+    if s.results.release_url:
+        rows.append(("release", s.results.release_url))
+    if s.results.notes_file:
+        rows.append(("notes", s.results.notes_file))
+    s.reporter.summary("image-release", rows)
+
+
+# -- retention ------------------------------------------------------------------------------
+def retention_step(s, *, keep=None, keep_prereleases=None) -> None:
+    from image_release.adapters.cleanup import apply_retention
+    from image_release.core.plan import default_images
+    from image_release.core.retention import plan_retention
+
+    c = s.settings.clean
+    keep = _int_flag(keep, "--keep") if keep is not None else c.keep
+    if keep is None:
+        raise ConfigError("no retention count: how many versions should stay?",
+                          hint="pass --keep N, or set release.clean.keep in invoke.yaml")
+    keep_pre = _int_flag(keep_prereleases, "--keep-prereleases") if keep_prereleases is not None else c.keep_prereleases
+    images = default_images(s.context, s.settings.images)
+    if not images:
+        raise ConfigError("no image to clean: release.images is empty",
+                          hint="set release.images in invoke.yaml")
+    for image in images:
+        deleter = _deleter(s, image)
+        plan = plan_retention(deleter.tags_by_digest(), keep, keep_pre, c.keep_patterns)
+        with s.group(f"retention for {image} (keep {keep})"):
+            report = apply_retention(deleter, plan, dry_run=s.dry_run, fail_on_refused=c.fail_on_refused)
+            for line in report.lines():
+                s.say(line)
+
+
+def _int_flag(value, flag: str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{flag} takes a whole number, not {value!r}", hint=f"for example {flag} 10") from None
+    if n < 0:
+        raise ConfigError(f"{flag} must not be negative", hint=f"for example {flag} 10")
+    return n

@@ -1,0 +1,475 @@
+"""Settings: declared once (``DEFAULTS``, Invoke config under the ``release`` key), parsed once into
+a typed, validated :class:`Settings`.
+
+Precedence is Invoke's own: these defaults, ``invoke.yaml`` beside the tasks, ``INVOKE_RELEASE_*``
+environment variables (scalars only, e.g. ``INVOKE_RELEASE_DRY_RUN=1``), ``-f`` files, then flags.
+Secrets never come from config files: settings only *name* the environment variables that hold them.
+This module is pure: it reads the mapping it is given, nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+from image_release.core.build_spec import BuildSecret
+from image_release.core.default_rules import DEFAULT_FLAVOR, DEFAULT_TAG_RULES
+from image_release.errors import ConfigError
+
+KEY = "release"
+
+DEFAULTS: dict[str, Any] = {
+    "tag": None,  # set by --tag, or INVOKE_RELEASE_TAG
+    "dry_run": False,  # --dry-run, INVOKE_RELEASE_DRY_RUN=1, or invoke --dry
+    "images": [],  # default: ghcr.io/<owner>/<repo> on GitHub Actions, $CI_REGISTRY_IMAGE on GitLab CI
+    "tags": list(DEFAULT_TAG_RULES),  # docker/metadata-action `tags:` lines
+    "flavor": list(DEFAULT_FLAVOR),  # docker/metadata-action `flavor:` lines
+    "major_zero": False,  # publish the major tag `0` for 0.y.z versions
+    "output_dir": "dist",
+    "project": {
+        "title": None,  # default: the repository name
+        "description": None,
+        "url": None,
+        "source": None,  # default: the repository URL from the CI or git remote
+        "licenses": None,
+        "vendor": None,
+    },
+    "build": {
+        "context": ".",
+        "dockerfile": "Dockerfile",
+        "args": {},
+        "target": None,
+        "labels": {},
+        "platforms": [],
+        "cache_from": [],
+        "cache_to": [],
+        "secrets": [],  # "id=npmrc,env=NPM_TOKEN" or "id=key,src=path"
+        "buildkit": "auto",  # auto | on | off
+        "builder": None,  # a named buildx builder (remote BuildKit workers)
+        "network": None,  # "host" where dockerd runs with --bridge=none
+        "pull": False,
+        "dev_tag": "{branch}-{short_sha}",  # the tag of `invoke build` outside a release
+    },
+    "publish": {  # which contexts push to the registry
+        "tag": True,
+        "branch": True,
+        "pr": False,
+        "schedule": True,
+    },
+    "known_versions": {  # where the floating-tag guard learns the versions that exist
+        "git": True,
+        "remote": True,  # `git ls-remote --tags origin` (CI clones are shallow)
+        "registry": True,
+    },
+    "registry": {
+        "username_env": None,  # names of env vars holding registry credentials
+        "password_env": None,
+        "timeout": 30,
+    },
+    "retry": {"attempts": 5, "base_delay": 0.5, "max_delay": 30.0},
+    "clean": {
+        "keep": None,  # `invoke clean` keeps this many newest versions (None: required on the command line)
+        "keep_prereleases": None,  # prereleases are counted apart; None: same as keep
+        "keep_patterns": [],  # regexes of tags never deleted
+        "fail_on_refused": False,  # a registry that refuses deletion: warning (False) or failure (True)
+    },
+    "forge": {
+        "type": "auto",  # auto | github | gitlab | none
+        "github": {"repository": None, "api_url": None, "token_env": "GITHUB_TOKEN"},
+        "gitlab": {"url": None, "project": None, "token_env": "GITLAB_TOKEN", "job_token_env": "CI_JOB_TOKEN"},
+        "preflight": True,
+    },
+    "notes": {
+        "template": None,  # a Jinja2 file replacing the default layout
+        "file": None,  # default: <output_dir>/release-notes-<version>.md
+        "name": "Release {version}",
+        "run": {"ports": [], "env": [], "args": ""},
+        "requirements": [],
+        "assets": [],  # "digests": attach a file listing every ref and digest
+        "replace_assets": False,
+        "deepen": True,  # deepen a shallow clone for the changelog
+    },
+}
+
+_BUILDKIT = ("auto", "on", "off")
+_FORGES = ("auto", "github", "gitlab", "none")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    context: str
+    dockerfile: str
+    args: tuple[tuple[str, str], ...]
+    target: str | None
+    labels: tuple[tuple[str, str], ...]
+    platforms: tuple[str, ...]
+    cache_from: tuple[str, ...]
+    cache_to: tuple[str, ...]
+    secrets: tuple[BuildSecret, ...]
+    buildkit: str
+    builder: str | None
+    network: str | None
+    pull: bool
+    dev_tag: str
+
+
+@dataclass(frozen=True)
+class CleanSettings:
+    keep: int | None
+    keep_prereleases: int | None
+    keep_patterns: tuple[str, ...]
+    fail_on_refused: bool
+
+
+@dataclass(frozen=True)
+class ForgeSettings:
+    type: str
+    github_repository: str | None
+    github_api_url: str | None
+    github_token_env: str
+    gitlab_url: str | None
+    gitlab_project: str | None
+    gitlab_token_env: str
+    gitlab_job_token_env: str
+    preflight: bool
+
+
+@dataclass(frozen=True)
+class NotesSettings:
+    template: str | None
+    file: str | None
+    name: str
+    run_ports: tuple[str, ...]
+    run_env: tuple[str, ...]
+    run_args: str
+    requirements: tuple[str, ...]
+    assets: tuple[str, ...]
+    replace_assets: bool
+    deepen: bool
+
+
+@dataclass(frozen=True)
+class Settings:
+    tag: str | None
+    dry_run: bool
+    images: tuple[str, ...]
+    tags: tuple[str, ...]
+    flavor: tuple[str, ...]
+    major_zero: bool
+    output_dir: str
+    project: Mapping[str, str | None]
+    build: BuildSettings
+    publish: Mapping[str, bool]
+    known_versions: Mapping[str, bool]
+    registry_username_env: str | None
+    registry_password_env: str | None
+    registry_timeout: float
+    retry_attempts: int
+    retry_base_delay: float
+    retry_max_delay: float
+    clean: CleanSettings
+    forge: ForgeSettings
+    notes: NotesSettings
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def defaults() -> dict[str, Any]:
+    """A fresh copy of the declared defaults (for ``Collection.configure``)."""
+    return copy.deepcopy(DEFAULTS)
+
+
+def merged(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The defaults overlaid with ``raw`` (works when a project composed the collection without
+    declaring the defaults on its root namespace)."""
+    out = defaults()
+    _overlay(out, dict(raw or {}), KEY)
+    return out
+
+
+def _overlay(base: dict, raw: Mapping, path: str) -> None:
+    for key, value in raw.items():
+        if key not in base:
+            raise ConfigError(
+                f"unknown setting {path}.{key}",
+                hint=f"known settings under {path}: {', '.join(sorted(base))} (see docs/configuration.md)",
+            )
+        if isinstance(base[key], dict) and base[key] and not _is_free_dict(path, key):
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"{path}.{key} must be a mapping, not {type(value).__name__}",
+                    hint=f"write it as `{key}:` followed by indented keys ({', '.join(sorted(base[key]))})",
+                )
+            _overlay(base[key], value, f"{path}.{key}")
+        else:
+            base[key] = value
+
+
+def _is_free_dict(path: str, key: str) -> bool:
+    # Mappings whose keys are the user's own (build args, labels).
+    return (path, key) in {("release.build", "args"), ("release.build", "labels")}
+
+
+def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
+    """Validate the ``release`` config mapping into :class:`Settings` (ConfigError on any problem)."""
+    d = merged(_plain(raw))
+    p = _Path()
+    b = d["build"]
+    build = BuildSettings(
+        context=p.string(b, "build.context"),
+        dockerfile=p.string(b, "build.dockerfile"),
+        args=p.str_map(b, "build.args"),
+        target=p.opt_string(b, "build.target"),
+        labels=p.str_map(b, "build.labels"),
+        platforms=p.str_list(b, "build.platforms"),
+        cache_from=p.str_list(b, "build.cache_from"),
+        cache_to=p.str_list(b, "build.cache_to"),
+        secrets=tuple(_parse_secret(s) for s in p.str_list(b, "build.secrets")),
+        buildkit=p.choice(b, "build.buildkit", _BUILDKIT),
+        builder=p.opt_string(b, "build.builder"),
+        network=p.opt_string(b, "build.network"),
+        pull=p.boolean(b, "build.pull"),
+        dev_tag=p.string(b, "build.dev_tag"),
+    )
+    c = d["clean"]
+    clean = CleanSettings(
+        keep=p.opt_int(c, "clean.keep", minimum=1),
+        keep_prereleases=p.opt_int(c, "clean.keep_prereleases", minimum=0),
+        keep_patterns=tuple(_regex(x, "clean.keep_patterns") for x in p.str_list(c, "clean.keep_patterns")),
+        fail_on_refused=p.boolean(c, "clean.fail_on_refused"),
+    )
+    f = d["forge"]
+    forge = ForgeSettings(
+        type=p.choice(f, "forge.type", _FORGES),
+        github_repository=p.opt_string(f["github"], "forge.github.repository"),
+        github_api_url=p.opt_string(f["github"], "forge.github.api_url"),
+        github_token_env=p.env_name(f["github"], "forge.github.token_env"),
+        gitlab_url=p.opt_string(f["gitlab"], "forge.gitlab.url"),
+        gitlab_project=p.opt_string(f["gitlab"], "forge.gitlab.project"),
+        gitlab_token_env=p.env_name(f["gitlab"], "forge.gitlab.token_env"),
+        gitlab_job_token_env=p.env_name(f["gitlab"], "forge.gitlab.job_token_env"),
+        preflight=p.boolean(f, "forge.preflight"),
+    )
+    n = d["notes"]
+    run = n["run"]
+    if not isinstance(run, Mapping):
+        raise ConfigError("release.notes.run must be a mapping", hint="ports: [...], env: [...], args: ''")
+    notes = NotesSettings(
+        template=p.opt_string(n, "notes.template"),
+        file=p.opt_string(n, "notes.file"),
+        name=p.string(n, "notes.name"),
+        run_ports=p.str_list(run, "notes.run.ports"),
+        run_env=tuple(_env_var_name(x, "notes.run.env") for x in p.str_list(run, "notes.run.env")),
+        run_args=p.string(run, "notes.run.args", allow_empty=True),
+        requirements=p.str_list(n, "notes.requirements"),
+        assets=tuple(_asset(x) for x in p.str_list(n, "notes.assets")),
+        replace_assets=p.boolean(n, "notes.replace_assets"),
+        deepen=p.boolean(n, "notes.deepen"),
+    )
+    reg = d["registry"]
+    user_env = p.opt_env_name(reg, "registry.username_env")
+    pass_env = p.opt_env_name(reg, "registry.password_env")
+    if bool(user_env) != bool(pass_env):
+        raise ConfigError(
+            "release.registry.username_env and password_env go together",
+            hint="name both environment variables, or neither",
+        )
+    r = d["retry"]
+    tag = p.opt_string(d, "tag")
+    return Settings(
+        tag=tag.strip() if tag else None,
+        dry_run=p.boolean(d, "dry_run"),
+        images=p.str_list(d, "images"),
+        tags=p.str_list(d, "tags", allow_empty_items=False),
+        flavor=p.str_list(d, "flavor"),
+        major_zero=p.boolean(d, "major_zero"),
+        output_dir=p.string(d, "output_dir"),
+        project={k: p.opt_string(d["project"], f"project.{k}") for k in d["project"]},
+        build=build,
+        publish={k: p.boolean(d["publish"], f"publish.{k}") for k in d["publish"]},
+        known_versions={k: p.boolean(d["known_versions"], f"known_versions.{k}") for k in d["known_versions"]},
+        registry_username_env=user_env,
+        registry_password_env=pass_env,
+        registry_timeout=p.number(reg, "registry.timeout", minimum=1),
+        retry_attempts=p.int_(r, "retry.attempts", minimum=1),
+        retry_base_delay=p.number(r, "retry.base_delay", minimum=0),
+        retry_max_delay=p.number(r, "retry.max_delay", minimum=0),
+        clean=clean,
+        forge=forge,
+        notes=notes,
+    )
+
+
+def _plain(raw: Any) -> dict:
+    """Invoke's DataProxy -> plain dicts (recursively)."""
+    if raw is None:
+        return {}
+    if hasattr(raw, "_config") and not isinstance(raw, dict):
+        raw = dict(raw.items())
+    if isinstance(raw, Mapping):
+        return {k: _plain(v) if _is_mapping_like(v) else v for k, v in raw.items()}
+    raise ConfigError(f"the `{KEY}` config must be a mapping, not {type(raw).__name__}",
+                      hint=f"write `{KEY}:` followed by indented settings in invoke.yaml")
+
+
+def _is_mapping_like(v: Any) -> bool:
+    return isinstance(v, Mapping) or (hasattr(v, "_config") and hasattr(v, "items"))
+
+
+class _Path:
+    """Typed readers that name the setting and the expected type in their errors."""
+
+    @staticmethod
+    def _err(path: str, want: str, got: Any, example: str) -> ConfigError:
+        return ConfigError(
+            f"release.{path} must be {want}, not {type(got).__name__} ({got!r})",
+            hint=f"for example: {example} (environment: INVOKE_RELEASE_{path.upper().replace('.', '_')})",
+        )
+
+    def string(self, d, path, allow_empty=False) -> str:
+        v = d[path.split(".")[-1]]
+        if not isinstance(v, str) or (not allow_empty and not v.strip()):
+            raise self._err(path, "a non-empty string", v, f"{path.split('.')[-1]}: value")
+        return v
+
+    def opt_string(self, d, path) -> str | None:
+        v = d[path.split(".")[-1]]
+        if v is None or v == "":
+            return None
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return str(v)
+        if not isinstance(v, str):
+            raise self._err(path, "a string", v, f"{path.split('.')[-1]}: value")
+        return v
+
+    def boolean(self, d, path) -> bool:
+        v = d[path.split(".")[-1]]
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            return v.lower() in ("1", "true", "yes", "on")
+        raise self._err(path, "true or false", v, f"{path.split('.')[-1]}: true")
+
+    def int_(self, d, path, minimum=None) -> int:
+        v = d[path.split(".")[-1]]
+        if isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self._err(path, "a whole number", v, f"{path.split('.')[-1]}: 10")
+        if minimum is not None and v < minimum:
+            raise ConfigError(f"release.{path} must be at least {minimum}, not {v}", hint=f"set it to {minimum} or more")
+        return v
+
+    def opt_int(self, d, path, minimum=None) -> int | None:
+        if d[path.split(".")[-1]] is None:
+            return None
+        return self.int_(d, path, minimum)
+
+    def number(self, d, path, minimum=None) -> float:
+        v = d[path.split(".")[-1]]
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self._err(path, "a number", v, f"{path.split('.')[-1]}: 30")
+        if minimum is not None and v < minimum:
+            raise ConfigError(f"release.{path} must be at least {minimum}, not {v}", hint=f"set it to {minimum} or more")
+        return float(v)
+
+    def choice(self, d, path, options) -> str:
+        v = d[path.split(".")[-1]]
+        if isinstance(v, bool):  # YAML turns on/off into booleans
+            v = "on" if v else "off"
+        if v not in options:
+            raise ConfigError(
+                f"release.{path} must be one of {', '.join(options)}, not {v!r}",
+                hint=f"for example: {path.split('.')[-1]}: {options[0]}",
+            )
+        return v
+
+    def str_list(self, d, path, allow_empty_items=True) -> tuple[str, ...]:
+        v = d[path.split(".")[-1]]
+        if isinstance(v, str):  # a YAML block scalar, as in a workflow's `tags: |`
+            v = [line for line in v.splitlines() if line.strip()]
+        if not isinstance(v, (list, tuple)):
+            raise self._err(path, "a list of strings", v, f"{path.split('.')[-1]}: [a, b]")
+        out = []
+        for i, item in enumerate(v):
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                item = str(item)
+            if not isinstance(item, str) or (not allow_empty_items and not item.strip()):
+                raise ConfigError(
+                    f"release.{path}[{i}] must be a non-empty string, not {item!r}",
+                    hint="write each entry as a string on its own line",
+                )
+            out.append(item)
+        return tuple(out)
+
+    def str_map(self, d, path) -> tuple[tuple[str, str], ...]:
+        v = d[path.split(".")[-1]]
+        if not isinstance(v, Mapping):
+            raise self._err(path, "a mapping of names to strings", v, f"{path.split('.')[-1]}: {{NAME: value}}")
+        out = []
+        for k, val in v.items():
+            if not isinstance(k, str) or not k:
+                raise ConfigError(f"release.{path} has a key {k!r} that is not a name", hint="use string keys")
+            if isinstance(val, bool) or not isinstance(val, (str, int, float)):
+                raise ConfigError(f"release.{path}.{k} must be a string, not {type(val).__name__}",
+                                  hint=f'quote it: {k}: "value"')
+            out.append((k, str(val)))
+        return tuple(out)
+
+    def env_name(self, d, path) -> str:
+        v = self.string(d, path)
+        return _env_var_name(v, path)
+
+    def opt_env_name(self, d, path) -> str | None:
+        v = self.opt_string(d, path)
+        return _env_var_name(v, path) if v else None
+
+
+def _env_var_name(v: str, path: str) -> str:
+    if not _ENV_NAME.match(v):
+        raise ConfigError(
+            f"release.{path}: {v!r} is not an environment variable name",
+            hint="settings name the variable that holds a value (e.g. MY_TOKEN); never put a secret in a config file",
+        )
+    return v
+
+
+def _regex(v: str, path: str) -> str:
+    try:
+        re.compile(v)
+    except re.error as e:
+        raise ConfigError(f"release.{path}: {v!r} is not a valid regular expression ({e})",
+                          hint="escape special characters, e.g. ^stable-.*$") from None
+    return v
+
+
+def _parse_secret(text: str) -> BuildSecret:
+    parts = dict(p.split("=", 1) for p in text.split(",") if "=" in p)
+    sid = parts.get("id")
+    env, src = parts.get("env"), parts.get("src")
+    if not sid or bool(env) == bool(src) or set(parts) - {"id", "env", "src"}:
+        raise ConfigError(
+            f"release.build.secrets: {text!r} is not a secret reference",
+            hint="write id=NAME,env=ENV_VAR or id=NAME,src=FILE (the value itself never goes in config)",
+        )
+    if env:
+        _env_var_name(env, "build.secrets")
+    return BuildSecret(id=sid, env=env, src=src)
+
+
+def _asset(v: str) -> str:
+    if v not in ("digests",) and not v.startswith("file:"):
+        raise ConfigError(f"release.notes.assets: unknown asset {v!r}",
+                          hint="use `digests` (a file of every ref and digest) or `file:PATH`")
+    return v
+
+
+def settings_fields() -> list[str]:
+    return [f.name for f in fields(Settings)]
