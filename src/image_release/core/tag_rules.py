@@ -231,9 +231,10 @@ def _compile(text: str, allowed: frozenset) -> _Template:
         inner = text[start:k]
         i = k + len(close)
         expr = _parse_expr(inner, text, allowed, escape=not triple)
-        if buf:
-            parts.append("".join(buf))
-            buf = []
+        literal = "".join(buf)
+        buf = []
+        if literal:
+            parts.append(literal)
         parts.append(expr)
         names.add(expr.name)
         mustaches += 1
@@ -856,8 +857,8 @@ def _parse_rule(text: str) -> tuple[str, dict[str, str], int]:
         group = attrs["group"]
         if not group.isdigit() or not group.isascii():
             raise _Problem(f"group={group!r} is not a group number", "use group=0 (the whole match) or group=1, 2, ...")
-        regex = _compile_regex(attrs["pattern"])
-        if int(group) > regex.groups:
+        regex, every = _compile_regex(attrs["pattern"])
+        if not every and int(group) > regex.groups:
             raise _Problem(
                 f"group={group} but the pattern has {regex.groups} capturing group(s)",
                 "add parentheses to the pattern or lower group=",
@@ -907,13 +908,18 @@ def _parse_rule(text: str) -> tuple[str, dict[str, str], int]:
 
 
 @lru_cache(maxsize=1024)
-def _compile_regex(pattern: str) -> "re.Pattern[str]":
-    """Compile a metadata-action match pattern: a JS regex, optionally written /body/flags."""
+def _compile_regex(pattern: str) -> "tuple[re.Pattern[str], bool]":
+    """Compile a metadata-action match pattern: a JS regex, optionally written /body/flags.
+
+    Returns the regex and whether it has JS's ``g`` flag: then ``String.match`` returns every
+    whole match instead of the groups, so ``group=N`` picks the N-th match (kept, as in the action).
+    """
     body, flags = pattern, ""
     slashed = re.match(r"^/(.+)/(.*)$", pattern, re.S)
     if slashed:
         body, flags = slashed.group(1), slashed.group(2)
     re_flags = re.ASCII
+    every = "g" in flags
     for f in flags:
         if f == "i":
             re_flags |= re.IGNORECASE
@@ -930,7 +936,7 @@ def _compile_regex(pattern: str) -> "re.Pattern[str]":
             )
     body = re.sub(r"\(\?<(?![=!])", "(?P<", body)  # JS named groups -> Python
     try:
-        return re.compile(body, re_flags)
+        return re.compile(body, re_flags), every
     except (re.error, OverflowError, RecursionError, ValueError) as exc:
         raise _Problem(f"invalid regular expression {pattern!r}: {exc}", r"fix the pattern, e.g. pattern=v(\d+\.\d+\.\d+)") from None
 
@@ -1095,10 +1101,14 @@ class _Evaluator:
             if not env.is_tag and not attrs["value"]:
                 return None
             vraw = _render(_tpl(attrs["value"], _GLOBAL_NAMES), env) if attrs["value"] else env.tag
-            m = _compile_regex(attrs["pattern"]).search(vraw)
-            if not m:
-                return None
-            got = m.group(int(attrs["group"]))
+            regex, every = _compile_regex(attrs["pattern"])
+            group = int(attrs["group"])
+            if every:
+                found = [m.group(0) for m in regex.finditer(vraw)]
+                got = found[group] if group < len(found) else None
+            else:
+                m = regex.search(vraw)
+                got = m.group(group) if m else None
             if got is None:
                 return None
             return self.set_value(got, rule), True
