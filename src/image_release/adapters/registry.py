@@ -528,14 +528,14 @@ class RegistryClient:
             return True
         code, text = _error_detail(resp)
         if resp.status_code == 405 or code == "UNSUPPORTED":
-            raise self._refused(repo, text, resp.status_code)
+            raise self._refused(f"manifest {repo}@{digest}", text, resp.status_code)
         if resp.status_code == 404:
             return False
         raise self._fail(resp, what)
 
-    def _refused(self, repo: str, text: str, status: int) -> DeleteRefused:
+    def _refused(self, subject: str, text: str, status: int) -> DeleteRefused:
         return DeleteRefused(
-            f"registry {self.host} refuses to delete in {repo}: {text}",
+            f"registry {self.host} refuses to delete {subject}: {text}",
             hint="enable deletion on the registry (distribution: storage.delete.enabled: true); "
             "ghcr.io deletes through the GitHub Packages API and GitLab through its registry API; "
             "Docker Hub only in its web UI",
@@ -579,10 +579,9 @@ class RegistryClient:
             self.delete_manifest(repo, throwaway.digest)
         except DeleteRefused as exc:
             self.put_manifest(repo, tag, original)  # put the tag back where it was
-            raise DeleteRefused(
-                f"registry {self.host} refuses to delete tag {repo}:{tag} (left unchanged): {exc.message}",
-                hint=exc.hint, status=exc.status,
-            ) from None
+            detail = exc.message.split(": ", 1)[-1]
+            refused = self._refused(f"tag {repo}:{tag} (the tag is left as it was)", detail, exc.status or 405)
+            raise refused from None
         return TAG_THROWAWAY
 
     def tags_by_digest(self, repo: str) -> dict[str, list[str]]:
