@@ -10,6 +10,8 @@
 ARG PYTHON_BASE=python:3.11-slim
 FROM ${PYTHON_BASE}
 
+# Declared again to reach the label below (an ARG before FROM is out of scope after it).
+ARG PYTHON_BASE
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown
