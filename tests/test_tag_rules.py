@@ -922,6 +922,18 @@ def test_malformed_flavor_lines(line, message, hint):
     assert err.hint and hint in err.hint, err.hint
 
 
+def test_hand_built_rules_and_flavor_fail_as_rule_errors():
+    bad = Rule("raw", {"value": "{{nope}}", "enable": "true", "priority": "200"}, "type=raw,value={{nope}}", 1, 200)
+    with pytest.raises(RuleError, match=r"line 1 .*unknown expression"):
+        evaluate((bad,), Flavor(), branch_ctx("dev"))
+    with pytest.raises(RuleError, match="flavor: unknown expression"):
+        evaluate(parse_rules(["x"]), Flavor("true", "{{nope}}", True), branch_ctx("dev"))
+
+
+def test_hash_argument_with_spaces():
+    assert render_template("{{date 'YYYY' tz = 'Asia/Tokyo'}}", branch_ctx("dev")) == "2020"
+
+
 def test_non_string_lines():
     with pytest.raises(RuleError, match="line 1"):
         parse_rules([None])  # type: ignore[list-item]

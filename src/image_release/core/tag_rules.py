@@ -60,6 +60,7 @@ __all__ = [
     "parse_flavor",
     "evaluate",
     "render_template",
+    "format_moment",
     "sanitize_tag",
     "is_valid_docker_tag",
 ]
@@ -158,7 +159,7 @@ _EXPR_TOKEN = re.compile(
     r"""\s*(?:
         (?P<sq>'(?:[^'\\]|\\.)*')
       | (?P<dq>"(?:[^"\\]|\\.)*")
-      | (?P<key>[A-Za-z_][\w-]*)=
+      | (?P<key>[A-Za-z_][\w-]*)\s*=
       | (?P<id>[A-Za-z_@][\w.\-/]*)
       | (?P<other>\S+)
     )""",
@@ -545,16 +546,23 @@ def _zone(name: str) -> tzinfo:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError, TypeError):
         pass
     # moment-timezone matches zone names case-insensitively.
-    try:
-        for known in zoneinfo.available_timezones():
-            if known.lower() == name.lower():
-                return zoneinfo.ZoneInfo(known)
-    except Exception:  # pragma: no cover - a broken tz database
-        pass
+    known = _zones_by_lower_name().get(name.lower())
+    if known is not None:
+        return zoneinfo.ZoneInfo(known)
     raise _Problem(
         f"unknown time zone {name!r}",
         "use an IANA zone name such as tz='UTC' or tz='Europe/Paris' (install the tzdata package if none work)",
     )
+
+
+@lru_cache(maxsize=1)
+def _zones_by_lower_name() -> Mapping[str, str]:
+    import zoneinfo
+
+    try:
+        return {z.lower(): z for z in zoneinfo.available_timezones()}
+    except Exception:  # pragma: no cover - a broken tz database
+        return {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1039,6 +1047,13 @@ def _tpl(text: str, scope: frozenset) -> _Template:
     return _compile(text, scope)
 
 
+def _flavor_tpl(text: str) -> _Template:
+    try:
+        return _compile(text, _GLOBAL_NAMES)
+    except _Problem as p:  # only for a Flavor built by hand instead of parsed
+        raise RuleError(f"flavor: {p.message}", hint=p.hint) from None
+
+
 class _Evaluator:
     __slots__ = ("flavor", "env", "auto")
 
@@ -1056,11 +1071,11 @@ class _Evaluator:
         if "prefix" in attrs:
             val = _render(_tpl(attrs["prefix"], _GLOBAL_NAMES), env) + val
         elif self.flavor.prefix:
-            val = _render(_tpl(self.flavor.prefix, _GLOBAL_NAMES), env) + val
+            val = _render(_flavor_tpl(self.flavor.prefix), env) + val
         if "suffix" in attrs:
             val = val + _render(_tpl(attrs["suffix"], _GLOBAL_NAMES), env)
         elif self.flavor.suffix:
-            val = val + _render(_tpl(self.flavor.suffix, _GLOBAL_NAMES), env)
+            val = val + _render(_flavor_tpl(self.flavor.suffix), env)
         return val
 
     def enabled(self, rule: Rule) -> bool:
@@ -1168,9 +1183,12 @@ def evaluate(rules: Sequence[Rule], flavor: Flavor, ctx: Context) -> tuple[TagOu
     seen: dict[str, int] = {}
     latest: bool | None = None
     for rule in ordered:
-        if not ev.enabled(rule):
-            continue
-        res = ev.run(rule)
+        try:
+            if not ev.enabled(rule):
+                continue
+            res = ev.run(rule)
+        except _Problem as p:  # only for a Rule/Flavor built by hand instead of parsed
+            raise RuleError(f"{rule.describe()}: {p.message}", hint=p.hint) from None
         if res is None:
             continue
         value, auto_vote = res
@@ -1184,8 +1202,8 @@ def evaluate(rules: Sequence[Rule], flavor: Flavor, ctx: Context) -> tuple[TagOu
             out.append(TagOutput(value, rule, False))
     if out and latest:
         env = ev.env
-        pre = _render(_tpl(flavor.prefix, _GLOBAL_NAMES), env) if flavor.prefix_onlatest and flavor.prefix else ""
-        suf = _render(_tpl(flavor.suffix, _GLOBAL_NAMES), env) if flavor.suffix_onlatest and flavor.suffix else ""
+        pre = _render(_flavor_tpl(flavor.prefix), env) if flavor.prefix_onlatest and flavor.prefix else ""
+        suf = _render(_flavor_tpl(flavor.suffix), env) if flavor.suffix_onlatest and flavor.suffix else ""
         value = _checked(f"{pre}latest{suf}", "the flavor's latest tag")
         if value in seen:
             idx = seen[value]
