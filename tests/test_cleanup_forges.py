@@ -356,3 +356,92 @@ def test_deleter_for_any_other_host_is_oci():
 
     deleter = deleter_for("127.0.0.1:5999/team/app:1.0.0", {})
     assert isinstance(deleter, OciDeleter) and deleter.repo == "team/app"
+
+
+# ============================================================= GHCR: one tag alone, via a throwaway manifest
+
+
+@pytest.fixture
+def ghcr_oci():
+    from tests.fakes.cleanup_fakes import FakeGhcrRegistry
+
+    with FakeGitHub() as fake:
+        fake.add_token(GH_TOKEN, login="octo")
+        oci = FakeGhcrRegistry(fake, "acme", "svc")
+        oci.digests = oci.seed([["1.0.0"], ["1.1.0", "1.1"], ["1.2.0", "1.2", "1", "latest"]])
+        yield oci
+
+
+def ghcr_with_push(oci) -> GhcrDeleter:
+    packages = GhcrPackages(GH_TOKEN, api_url=oci.gh.url, retries=0, backoff_factor=0,
+                            seconds_between_requests=0, seconds_between_writes=0)
+    return GhcrDeleter(packages, "acme", "svc", client=oci)
+
+
+def svc_versions(oci) -> dict[str, list[str]]:
+    return {v.name: sorted(v.tags) for v in oci.gh.packages[("acme", "svc")].versions.values()}
+
+
+def test_ghcr_removes_one_tag_alone_through_a_throwaway_version(ghcr_oci):
+    deleter = ghcr_with_push(ghcr_oci)
+    a, b, c = ghcr_oci.digests
+    plan = plan_retention(deleter.tags_by_digest(), keep=1)
+    report = apply_retention(deleter, plan, dry_run=False)
+
+    assert report.ok
+    assert svc_versions(ghcr_oci) == {b: ["1.1"], c: ["1", "1.2", "1.2.0", "latest"]}  # nothing else exists
+    lone = next(i for i in report.deleted if i.what.startswith("tag 1.1.0"))
+    assert "throwaway" in lone.detail and "1.1 untouched" in lone.detail
+    assert [m for m, _ in ghcr_oci.calls] == ["GET", "PUT"]
+
+
+def test_ghcr_dry_run_with_push_access_lists_the_lone_tag_as_going(ghcr_oci):
+    deleter = ghcr_with_push(ghcr_oci)
+    before = svc_versions(ghcr_oci)
+    report = apply_retention(deleter, plan_retention(deleter.tags_by_digest(), keep=1), dry_run=True)
+    assert report.ok and any(i.what.startswith("tag 1.1.0") for i in report.deleted)
+    assert svc_versions(ghcr_oci) == before and not ghcr_oci.calls
+
+
+def test_ghcr_refused_push_leaves_the_tag_where_it_was(ghcr_oci):
+    ghcr_oci.refuse_push = 403
+    deleter = ghcr_with_push(ghcr_oci)
+    _, b, _ = ghcr_oci.digests
+    report = apply_retention(deleter, plan_retention(deleter.tags_by_digest(), keep=1), dry_run=False)
+    assert svc_versions(ghcr_oci)[b] == ["1.1", "1.1.0"]
+    assert [i.what.split(" (")[0] for i in report.left_behind] == ["tag 1.1.0"]
+    assert "refused the throwaway manifest" in report.left_behind[0].detail
+
+
+def test_ghcr_refused_version_delete_puts_the_tag_back(ghcr_oci):
+    deleter = ghcr_with_push(ghcr_oci)
+    _, b, _ = ghcr_oci.digests
+    plan = plan_retention(deleter.tags_by_digest(), keep=1)
+    ghcr_oci.gh.fail("DELETE", r"/versions/5\d+$", 422, times=10)  # e.g. a version GitHub will not delete
+    report = apply_retention(deleter, plan, dry_run=False)
+    versions_now = svc_versions(ghcr_oci)
+    assert versions_now[b] == ["1.1", "1.1.0"]  # the tag is back on its image
+    assert any(i.what.startswith("tag 1.1.0") for i in report.left_behind)
+
+
+def test_ghcr_rate_limit_during_a_lone_tag_delete_puts_the_tag_back_and_stops(ghcr_oci):
+    deleter = ghcr_with_push(ghcr_oci)
+    _, b, _ = ghcr_oci.digests
+    plan = plan_retention(deleter.tags_by_digest(), keep=1)
+    # the whole-version deletes (they come first) go through; then GitHub rate-limits
+    ghcr_oci.gh.before("DELETE", r"/versions/\d+$", lambda: None, times=len(plan.deleted_digests))
+    ghcr_oci.gh.fail("DELETE", r"/versions/\d+$", 429, times=10, headers={"Retry-After": "0"})
+    with pytest.raises(RegistryError) as exc:
+        apply_retention(deleter, plan, dry_run=False)
+    assert exc.value.status == 429 and "not done: tag 1.1.0" in exc.value.message
+    assert svc_versions(ghcr_oci)[b] == ["1.1", "1.1.0"]
+
+
+def test_deleter_for_ghcr_pushes_with_the_release_token_without_showing_it(gh):
+    deleter = deleter_for("ghcr.io/acme/app", {"GITHUB_TOKEN": GH_TOKEN, "GITHUB_API_URL": gh.url,
+                                                "GITHUB_ACTOR": "octo"})
+    assert deleter.supports_single_tag and deleter.client.credentials.username == "octo"
+    assert GH_TOKEN not in repr(deleter.client)
+    off = deleter_for("ghcr.io/acme/app", {"GITHUB_TOKEN": GH_TOKEN, "GITHUB_API_URL": gh.url},
+                      ghcr_single_tags=False)
+    assert not off.supports_single_tag

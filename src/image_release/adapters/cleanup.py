@@ -6,8 +6,9 @@ One interface, three registries:
   by digest (every tag on it goes with it); one tag alone goes through the OCI tag DELETE or, where the
   registry refuses that (distribution 2.8), a unique throwaway manifest put on the tag and deleted.
 * :class:`GhcrDeleter` -- ghcr.io refuses the OCI DELETE; a manifest is deleted as a *package version*
-  through the GitHub Packages REST API. A version takes all its tags with it and the API cannot remove
-  one tag of a version, so such a tag is reported as left behind.
+  through the GitHub Packages REST API. A version takes all its tags with it; one tag of a version that
+  keeps other tags goes through a throwaway manifest pushed to it (ghcr.io gives it a version of its own,
+  which is then deleted), or -- without push access -- is reported as left behind.
 * :class:`GitLabDeleter` -- GitLab's project registry API: single tags, and GitLab's asynchronous bulk
   delete (``name_regex_delete``/``keep_n``/``name_regex_keep``/``older_than``), which runs in the
   background at most once an hour per repository and never deletes ``latest``: scheduled and reported,
@@ -102,17 +103,27 @@ class OciDeleter(_NoBulk):
 
 
 class GhcrDeleter(_NoBulk):
-    """A container package on ghcr.io, deleted through the GitHub Packages REST API."""
+    """A container package on ghcr.io, deleted through the GitHub Packages REST API.
+
+    The API deletes whole versions (a manifest with all its tags). With ``client`` (a ``RegistryClient`` for
+    ghcr.io that may push), one tag of a version that keeps other tags can still go: a unique throwaway
+    manifest (same blobs, one extra annotation) is pushed to that tag -- ghcr.io moves the tag to a new
+    version of its own -- and that version is deleted. Without ``client`` such a tag is left behind.
+    """
 
     kind = "GitHub Container Registry"
-    supports_single_tag = False
 
-    def __init__(self, packages: Any, owner: str, package: str) -> None:
+    def __init__(self, packages: Any, owner: str, package: str, client: Any = None) -> None:
         self.packages = packages
         self.owner = owner
         self.package = package
+        self.client = client
         self.image = f"{GHCR_HOST}/{owner}/{package}"
         self._versions: list[Any] | None = None
+
+    @property
+    def supports_single_tag(self) -> bool:
+        return self.client is not None
 
     def __repr__(self) -> str:
         return f"GhcrDeleter({self.image!r})"
@@ -171,12 +182,47 @@ class GhcrDeleter(_NoBulk):
                 if set(v.tags) == {tag}:
                     return self._delete(v)
                 others = sorted(set(v.tags) - {tag})
+                if self.client is not None:
+                    return self._delete_alone(tag, v, others)
                 raise DeleteRefused(
                     f"ghcr.io cannot remove the tag {tag} alone: its package version {v.id} ({_short(v.name)}) "
                     f"also carries {', '.join(others)}, and deleting the version would remove those too",
-                    hint="the tag stays until its other tags move on; or delete it by hand in the package settings",
+                    hint="the tag stays until its other tags move on; or delete it by hand in the package settings "
+                    "(with registry push access the cleanup removes it alone, through a throwaway manifest)",
                 )
         return "already gone"
+
+    def _delete_alone(self, tag: str, version: Any, others: Sequence[str]) -> str:
+        from image_release.adapters.registry import make_throwaway
+
+        repo = f"{self.owner}/{self.package}"
+        original = self.client.get_manifest(repo, version.name)
+        throwaway = make_throwaway(original)
+        try:
+            self.client.put_manifest(repo, tag, throwaway)
+        except RegistryError as exc:
+            if isinstance(exc, DeleteRefused) or exc.status in (400, 403, 405):
+                raise DeleteRefused(
+                    f"ghcr.io refused the throwaway manifest that would remove the tag {tag} alone "
+                    f"({exc.message}); the tag stays on {_short(version.name)}",
+                    hint="give the cleanup push access to the package, or delete the tag by hand",
+                    status=None,
+                ) from exc
+            raise
+        moved = next((v for v in self._list(fresh=True) if v.name == throwaway.digest), None)
+        try:
+            if moved is None:
+                raise DeleteRefused(
+                    f"ghcr.io shows no package version for the throwaway manifest {_short(throwaway.digest)} "
+                    f"of {tag}",
+                    hint="run the cleanup again later; the tag now points at a throwaway copy of the same image",
+                )
+            self.packages.delete_version(self.owner, self.package, moved.id)
+        except ReleaseError:
+            self.client.put_manifest(repo, tag, original)  # put the tag back where it was
+            raise
+        return (f"tag deleted alone (throwaway manifest pushed to it and its package version {moved.id} deleted; "
+                f"{', '.join(others)} untouched)")
 
 
 class GitLabDeleter:
@@ -252,6 +298,7 @@ def deleter_for(
     credentials: Any = None,
     retry: Any = None,
     timeout: float = 30,
+    ghcr_single_tags: bool = True,
 ) -> Deleter:
     """The deleter for ``image`` (``host/repository``, a tag or digest is ignored).
 
@@ -260,6 +307,9 @@ def deleter_for(
     ``CI_REGISTRY``) -> GitLab's registry API (URL from ``gitlab_url`` or ``CI_SERVER_URL``, project from
     ``gitlab_project`` or ``CI_PROJECT_ID``, token from ``env[gitlab_token_env]``, else the job token);
     any other host -> the OCI distribution API with ``credentials``.
+
+    On ghcr.io, ``ghcr_single_tags`` lets the deleter remove one tag of a version that keeps other tags
+    (throwaway manifest pushed with the same token, then its version deleted); off, such tags are left behind.
     """
     name = parse_image(image)
     host, repo = name.registry, name.repository
@@ -281,7 +331,15 @@ def deleter_for(
                 hint="name the image like ghcr.io/acme/app",
             )
         api = github_api_url or env.get("GITHUB_API_URL") or "https://api.github.com"
-        return GhcrDeleter(GhcrPackages(token, api, timeout=timeout), owner, package)
+        client = None
+        if ghcr_single_tags:
+            from image_release.adapters.registry import RegistryClient
+            from image_release.adapters.registry_auth import Credentials
+
+            creds = credentials or Credentials(env.get("GITHUB_ACTOR") or "image-release", token,
+                                               source=f"env {github_token_env}")
+            client = RegistryClient(host, credentials=creds, retry=retry, timeout=timeout)
+        return GhcrDeleter(GhcrPackages(token, api, timeout=timeout), owner, package, client=client)
     if host.lower() in gitlab_hosts:
         from image_release.adapters.gitlab_registry import GitLabRegistry
 
