@@ -28,6 +28,15 @@ def subjects(commits) -> list[str]:
     return [c.subject for c in commits]
 
 
+def same_as_combined(repo: GitRepo, tag: str, ref: str | None = None) -> str | None:
+    """previous_release + commits_between, checked against release_history; returns previous."""
+    prev = gh.previous_release(repo.path, tag, ref=ref)
+    commits = gh.commits_between(repo.path, prev, ref or tag)
+    combined = gh.release_history(repo.path, tag, ref=ref)
+    assert (combined.previous, list(combined.commits)) == (prev, commits)
+    return prev
+
+
 # --- tags ----------------------------------------------------------------------------------------
 
 
@@ -57,6 +66,7 @@ def test_first_release_has_no_previous_and_lists_everything(git_repo: GitRepo):
     git_repo.commit("initial docs")
     git_repo.tag("v0.1.0")
     assert gh.previous_release(git_repo.path, "v0.1.0") is None
+    assert same_as_combined(git_repo, "v0.1.0") is None
     assert subjects(gh.commits_between(git_repo.path, None, "v0.1.0")) == ["initial docs", "feat: start"]
 
 
@@ -84,6 +94,8 @@ def test_backport_gets_the_previous_patch_not_the_newer_minor(git_repo: GitRepo)
     assert subjects(gh.commits_between(git_repo.path, prev, "v1.1.5")) == ["fix: backported fix"]
     # and on main, v1.2.0 still follows v1.1.4
     assert gh.previous_release(git_repo.path, "v1.2.0") == "v1.1.4"
+    assert same_as_combined(git_repo, "v1.1.5") == "v1.1.4"
+    assert same_as_combined(git_repo, "v1.2.0") == "v1.1.4"
 
 
 def test_prerelease_to_final(git_repo: GitRepo):
@@ -100,6 +112,8 @@ def test_prerelease_to_final(git_repo: GitRepo):
     assert gh.previous_release(git_repo.path, "v1.0.0-rc.1") == "v0.9.0"
     # a final follows the previous final: its notes cover the whole step since v0.9.0
     assert gh.previous_release(git_repo.path, "v1.0.0") == "v0.9.0"
+    for t in ("v1.0.0-rc.1", "v1.0.0-rc.2", "v1.0.0"):
+        same_as_combined(git_repo, t)
     assert subjects(gh.commits_between(git_repo.path, "v0.9.0", "v1.0.0")) == [
         "docs: final touches", "fix: rc feedback", "feat: big thing",
     ]
@@ -133,6 +147,16 @@ def test_tags_not_merged_are_ignored_even_when_lower(git_repo: GitRepo):
     git_repo.commit("feat: main work")
     git_repo.tag("v1.1.0")
     assert gh.previous_release(git_repo.path, "v1.1.0") == "v1.0.0"
+    # the highest candidate (v1.0.5) is not an ancestor: release_history falls back correctly
+    assert same_as_combined(git_repo, "v1.1.0") == "v1.0.0"
+
+
+def test_tags_on_the_release_commit(git_repo: GitRepo):
+    git_repo.commit("feat: a")
+    git_repo.tag("v1.0.0")
+    git_repo.tag("v1.0.1")  # a re-tag of the same commit: an empty changelog, not the whole history
+    assert same_as_combined(git_repo, "v1.0.1") == "v1.0.0"
+    assert gh.release_history(git_repo.path, "v1.0.1").commits == ()
 
 
 def test_previous_release_from_a_ref_before_tagging(git_repo: GitRepo):
@@ -140,6 +164,9 @@ def test_previous_release_from_a_ref_before_tagging(git_repo: GitRepo):
     git_repo.tag("v2.3.0")
     git_repo.commit("fix: b")
     assert gh.previous_release(git_repo.path, "v2.3.1", ref="HEAD") == "v2.3.0"
+    assert same_as_combined(git_repo, "v2.3.1", ref="HEAD") == "v2.3.0"
+    with pytest.raises(GitError):
+        gh.previous_release(git_repo.path, "v2.3.1")  # no such tag, and no ref to look from
 
 
 # --- commits -------------------------------------------------------------------------------------
@@ -210,6 +237,12 @@ def test_unknown_tag(git_repo: GitRepo):
     with pytest.raises(GitError) as e:
         gh.previous_release(git_repo.path, "v7.0.0")
     assert "v7.0.0" in e.value.message and "git fetch --tags" in e.value.hint
+    with pytest.raises(GitError) as e:
+        gh.release_history(git_repo.path, "v7.0.0")
+    assert "v7.0.0" in e.value.message
+    with pytest.raises(GitError) as e:
+        gh.previous_release(git_repo.path, "v7.0.0", ref="no-such-branch")
+    assert "no-such-branch" in e.value.message
     with pytest.raises(GitError) as e:
         gh.commits_between(git_repo.path, "v0.0.9", "v1.0.0")
     assert "v0.0.9" in e.value.message
@@ -295,3 +328,47 @@ def test_remote_tags(origin: GitRepo, tmp_path: Path):
     with pytest.raises(GitError) as e:
         gh.remote_tags(shallow.path, remote="upstream")
     assert "upstream" in (e.value.hint or "")
+
+
+# --- random histories against a brute force ------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_histories_match_brute_force(git_repo: GitRepo, seed: int):
+    """Random branches, merges and tags (finals and prereleases); previous_release and
+    release_history must agree with a brute force over `git rev-list` (every ancestor of each tag)."""
+    import random
+
+    rnd = random.Random(seed)
+    branches = ["main"]
+    git_repo.commit("feat: root")
+    used: set[str] = set()
+    for i in range(40):
+        action = rnd.random()
+        if action < 0.15:
+            name = f"b{i}"
+            git_repo.checkout("-b", name, rnd.choice(branches))
+            branches.append(name)
+        elif action < 0.25 and len(branches) > 1:
+            other = rnd.choice([b for b in branches if b != git_repo.git("branch", "--show-current")] or ["main"])
+            git_repo.git("merge", "--no-ff", "-q", other, "-m", f"Merge branch '{other}'")
+        else:
+            git_repo.commit(rnd.choice(["feat: x", "fix: y", "misc"]) + f" {i}")
+        if rnd.random() < 0.35:
+            v = f"v{rnd.randint(0, 2)}.{rnd.randint(0, 3)}.{rnd.randint(0, 3)}"
+            if rnd.random() < 0.3:
+                v += f"-rc.{rnd.randint(1, 3)}"
+            if v not in used:
+                used.add(v)
+                git_repo.tag(v, annotated=rnd.random() < 0.5)
+        if rnd.random() < 0.2:
+            git_repo.checkout(rnd.choice(branches))
+    tags = gh.version_tags(git_repo.path)
+    assert len(tags) >= 5
+
+    for name, version, sha in tags:
+        reachable = set(git_repo.git("rev-list", sha).split())  # every ancestor, by a plain walk
+        ancestors = [t for t in tags if t[2] in reachable]
+        expected = gh.pick_previous(version, ancestors)
+        assert gh.previous_release(git_repo.path, name) == expected, name
+        same_as_combined(git_repo, name)

@@ -2,9 +2,13 @@
 
 Thin subprocess wrapper around ``git`` (no library). Everything here only reads the repository,
 except :func:`ensure_history`, which may deepen a shallow clone from its remote when allowed.
-Each public function runs one git process (``ensure_history`` at most three), so a changelog of a
-20,000-commit, 500-tag repository costs two processes: ``previous_release`` (``for-each-ref
---merged``) and ``commits_between`` (one ``git log``).
+
+Git processes per call: ``version_tags`` 1, ``commits_between`` 1 (one ``git log``),
+``previous_release`` 2 (the tag list, then an ancestry walk that stops at the few highest
+candidates instead of walking the whole history), and :func:`release_history`, which does both of
+the latter in 2 (the tag list, then one ``git log --boundary`` whose boundary proves the
+candidate is an ancestor). Each may add one more in the rare case where the highest candidate is
+not an ancestor. ``ensure_history`` runs 1 to 3.
 
 Which release is "previous" (decision, as GoReleaser and semantic-release do it):
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +46,7 @@ FULL_HISTORY_HINT = (
 )
 
 _US = "\x1f"  # unit separator between fields
-_LOG_FORMAT = "%H%x1f%P%x1f%an%x1f%aI%x1f%B"
+_LOG_FORMAT = "%m%x1f%H%x1f%P%x1f%an%x1f%aI%x1f%B"  # %m: "-" marks a --boundary commit
 _REF_FORMAT = "%(refname:strip=2)%1f%(objecttype)%1f%(objectname)%1f%(*objecttype)%1f%(*objectname)"
 
 NETWORK_TIMEOUT = 600  # seconds, for fetch and ls-remote
@@ -78,13 +83,31 @@ def _env() -> dict[str, str]:
 
 
 def _git(repo_dir: str | os.PathLike, *args: str, timeout: float | None = None, what: str = "") -> str:
-    """Run ``git -C repo_dir args``; stdout as text, or GitError with git's message and a hint."""
+    """Run ``git args`` in ``repo_dir``; stdout as text, or GitError with git's message and a hint.
+
+    Local reads (no ``timeout``) read stdout in one go with stderr spooled to a temporary file:
+    for a 3 MB ``git log`` that is much cheaper than ``communicate()``'s select loop. Network
+    commands (``timeout`` given) go through ``subprocess.run`` so they can be stopped.
+    """
     path = Path(repo_dir)
     if not path.is_dir():
         raise GitError(f"{path} does not exist or is not a directory", hint="pass the path of a git checkout")
     argv = ["git", "-c", "log.showSignature=false", "-c", "core.quotePath=false", *args]
     try:
-        proc = subprocess.run(argv, cwd=path, env=_env(), capture_output=True, timeout=timeout)
+        if timeout is None:
+            with tempfile.TemporaryFile() as errf:
+                with subprocess.Popen(
+                    argv, cwd=path, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errf
+                ) as proc:
+                    raw = proc.stdout.read()
+                    code = proc.wait()
+                errf.seek(0)
+                err_raw = errf.read()
+        else:
+            done = subprocess.run(
+                argv, cwd=path, env=_env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
+            )
+            raw, err_raw, code = done.stdout, done.stderr, done.returncode
     except FileNotFoundError:
         raise GitError("git is not installed (no `git` on PATH)", hint="install git") from None
     except subprocess.TimeoutExpired:
@@ -92,11 +115,9 @@ def _git(repo_dir: str | os.PathLike, *args: str, timeout: float | None = None, 
             f"git {args[0]} did not finish within {timeout:.0f} s in {path}",
             hint="check the network and the remote, or fetch the history before the release",
         ) from None
-    out = proc.stdout.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip()
-        raise _classify(path, err, what or f"git {args[0]}")
-    return out
+    if code != 0:
+        raise _classify(path, err_raw.decode("utf-8", "replace").strip(), what or f"git {args[0]}")
+    return raw.decode("utf-8", "replace")
 
 
 def _classify(path: Path, stderr: str, what: str) -> GitError:
@@ -113,7 +134,7 @@ def _classify(path: Path, stderr: str, what: str) -> GitError:
     return GitError(f"{what} failed in {path}: {first.removeprefix('fatal: ')}")
 
 
-def _unknown_ref(path: Path, ref: str, err: GitError) -> GitError:
+def _unknown_ref(path: Path, ref: str, err: GitError | None) -> GitError:
     return GitError(
         f"unknown tag or revision {ref!r} in {path}",
         hint="check the name (`git tag --list`), or fetch tags first: `git fetch --tags`",
@@ -158,39 +179,76 @@ def version_tags(repo_dir: str | os.PathLike) -> list[tuple[str, Version, str]]:
     return _parse_refs(out)
 
 
-def pick_previous(tag_version: Version, candidates: list[tuple[str, Version, str]]) -> str | None:
-    """The previous release among ``candidates`` (tags that are ancestors): see the module doc."""
+def candidates(tag_version: Version, tags: list[tuple[str, Version, str]]) -> list[tuple[str, Version, str]]:
+    """The tags that could be the previous release of ``tag_version``, best first: versions below
+    it (finals only, when it is a final; see the module doc), highest first, ties by name."""
     final = not is_prerelease(tag_version)
-    best: tuple[Version, str] | None = None
-    for name, version, _sha in candidates:
-        if not version < tag_version:
+    pool = [t for t in tags if t[1] < tag_version and not (final and is_prerelease(t[1]))]
+    pool.sort(key=lambda t: (t[1], t[0]), reverse=True)
+    return pool
+
+
+def pick_previous(tag_version: Version, ancestors: list[tuple[str, Version, str]]) -> str | None:
+    """The previous release among ``ancestors`` (tags known to be ancestors): see the module doc."""
+    pool = candidates(tag_version, ancestors)
+    return pool[0][0] if pool else None
+
+
+FIRST_BATCH = 8  # candidates checked in the first, cheap ancestry walk
+
+
+def _merged(repo_dir: str | os.PathLike, start: str, names: list[str]) -> set[str]:
+    """Which of the tags ``names`` are ancestors of ``start`` (one ``for-each-ref --merged``).
+
+    Git stops walking once every tag asked about is found, so asking about the few highest
+    candidates costs a walk of the last few releases, not of the whole history."""
+    patterns = [f"refs/tags/{n}" for n in names] if len(names) <= 1000 else ["refs/tags"]
+    out = _git(repo_dir, "for-each-ref", "--format=%(refname:strip=2)", f"--merged={start}", *patterns,
+               what="checking tag ancestry")
+    wanted = set(names)
+    return {ln for ln in out.splitlines() if ln in wanted}
+
+
+def _start(tag: str, ref: str | None, tags: list[tuple[str, Version, str]], repo_dir) -> str:
+    if ref:
+        return _rev_ok(ref, "revision")
+    _rev_ok(tag, "tag")
+    if not any(name == tag for name, _v, _s in tags):
+        raise _unknown_ref(Path(repo_dir), tag, None)
+    return f"refs/tags/{tag}"
+
+
+def _first_ancestor(repo_dir, start: str, pool: list[tuple[str, Version, str]]) -> str | None:
+    """The best candidate that is an ancestor of ``start``: the top few first, then the rest."""
+    for batch in (pool[:FIRST_BATCH], pool[FIRST_BATCH:]):
+        if not batch:
             continue
-        if final and is_prerelease(version):
-            continue
-        key = (version, name)
-        if best is None or key > best:
-            best = key
-    return best[1] if best else None
+        try:
+            found = _merged(repo_dir, start, [name for name, _v, _s in batch])
+        except GitError as exc:
+            if "malformed object name" in exc.message or "not a valid" in exc.message:
+                raise _unknown_ref(Path(repo_dir), start, exc) from None
+            raise
+        for name, _v, _s in batch:
+            if name in found:
+                return name
+    return None
 
 
 def previous_release(repo_dir: str | os.PathLike, tag: str, *, ref: str | None = None) -> str | None:
     """The previous release of ``tag``: the highest SemVer tag below it that is an ancestor of it
-    (finals skip prereleases; see the module doc). None for a first release. One git process.
+    (finals skip prereleases; see the module doc). None for a first release.
 
-    ``ref`` is the commit to look from when the tag does not exist locally yet (default: the tag).
+    Two git processes: the tag list (no history walk), then one ``for-each-ref --merged`` over
+    the few highest candidates, which walks only back to them (a third, over the other
+    candidates, when none of those is an ancestor, as for a release on a branch that never
+    merged the newest tags). ``ref`` is the commit to look from when the tag does not exist
+    locally yet (default: the tag).
     """
     version = parse_version(tag)
-    start = _rev_ok(ref, "revision") if ref else f"refs/tags/{_rev_ok(tag, 'tag')}"
-    try:
-        out = _git(
-            repo_dir, "for-each-ref", f"--format={_REF_FORMAT}", f"--merged={start}", "refs/tags",
-            what="listing tags",
-        )
-    except GitError as exc:
-        if "malformed object name" in exc.message or "not a valid" in exc.message:
-            raise _unknown_ref(Path(repo_dir), ref or tag, exc) from None
-        raise
-    return pick_previous(version, _parse_refs(out))
+    tags = version_tags(repo_dir)
+    start = _start(tag, ref, tags, repo_dir)
+    return _first_ancestor(repo_dir, start, candidates(version, tags))
 
 
 def remote_tags(repo_dir: str | os.PathLike, remote: str = "origin") -> list[str]:
@@ -214,47 +272,83 @@ def remote_tags(repo_dir: str | os.PathLike, remote: str = "origin") -> list[str
 # --- commits -------------------------------------------------------------------------------------
 
 
-def _parse_log(out: str) -> list[Commit]:
+def _parse_log(out: str) -> tuple[list[Commit], set[str]]:
+    """Commits in output order, and the shas of ``--boundary`` commits (not part of the range)."""
     commits: list[Commit] = []
+    boundary: set[str] = set()
+    fromiso = datetime.fromisoformat
     for record in out.split("\0"):
-        record = record.lstrip("\n")
         if not record:
             continue
-        parts = record.split(_US, 4)
-        if len(parts) != 5:
+        parts = record.lstrip("\n").split(_US, 5)
+        if len(parts) != 6:
             continue
-        sha, parents, author, date, message = parts
+        mark, sha, parents, author, date, message = parts
+        if mark == "-":
+            boundary.add(sha)
+            continue
         subject, _, body = message.partition("\n")
         try:
-            when = datetime.fromisoformat(date) if date else None
+            when = fromiso(date) if date else None
         except ValueError:
             when = None
-        commits.append(
-            Commit(
-                sha=sha,
-                subject=subject.strip(),
-                body=body.strip("\n"),
-                parents=tuple(parents.split()),
-                author=author,
-                date=when,
-            )
-        )
-    return commits
+        commits.append(Commit(sha, subject.strip(), body.strip("\n"), tuple(parents.split()), author, when))
+    return commits, boundary
 
 
-def commits_between(repo_dir: str | os.PathLike, since: str | None, until: str) -> list[Commit]:
-    """Commits reachable from ``until`` and not from ``since`` (all of ``until``'s history when
-    ``since`` is None), newest first as ``git log`` orders them, merges included. One git process."""
-    _rev_ok(until, "revision")
-    rng = f"{_rev_ok(since, 'revision')}..{until}" if since else until
+def _log(repo_dir: str | os.PathLike, since: str | None, until: str, *, boundary: bool = False):
+    rng = f"{since}..{until}" if since else until
+    args = ["log", "-z", f"--format={_LOG_FORMAT}"] + (["--boundary"] if boundary else [])
     try:
-        out = _git(repo_dir, "log", "-z", f"--format={_LOG_FORMAT}", "--end-of-options", rng, "--", what="git log")
+        out = _git(repo_dir, *args, "--end-of-options", rng, "--", what="git log")
     except GitError as exc:
         if "bad revision" in exc.message or "unknown revision" in exc.message or "ambiguous argument" in exc.message:
             bad = since if since and since in exc.message else until
             raise _unknown_ref(Path(repo_dir), bad, exc) from None
         raise
     return _parse_log(out)
+
+
+def commits_between(repo_dir: str | os.PathLike, since: str | None, until: str) -> list[Commit]:
+    """Commits reachable from ``until`` and not from ``since`` (all of ``until``'s history when
+    ``since`` is None), newest first as ``git log`` orders them, merges included. One git process."""
+    _rev_ok(until, "revision")
+    if since:
+        _rev_ok(since, "revision")
+    return _log(repo_dir, since, until)[0]
+
+
+@dataclass(frozen=True)
+class ReleaseRange:
+    """What the changelog of ``tag`` covers: ``previous`` (None for a first release) and the
+    commits in between, newest first."""
+
+    tag: str
+    previous: str | None
+    commits: tuple[Commit, ...]
+
+
+def release_history(repo_dir: str | os.PathLike, tag: str, *, ref: str | None = None) -> ReleaseRange:
+    """``previous_release`` and ``commits_between`` together, in two git processes: the tag list,
+    then one ``git log --boundary`` from the best candidate, whose boundary proves that candidate
+    is an ancestor (an ancestor of the release is always a boundary commit of ``cand..release``).
+    When it is not (a release on a branch that never merged the newest tags), the ancestry walk and
+    a second log follow. Same answers as the two functions; ``ref`` as in ``previous_release``."""
+    version = parse_version(tag)
+    tags = version_tags(repo_dir)
+    start = _start(tag, ref, tags, repo_dir)
+    pool = candidates(version, tags)
+    if not pool:
+        return ReleaseRange(tag, None, tuple(_log(repo_dir, None, start)[0]))
+    top, _v, top_sha = pool[0]
+    commits, boundary = _log(repo_dir, f"refs/tags/{top}", start, boundary=True)
+    if top_sha in boundary:
+        return ReleaseRange(tag, top, tuple(commits))
+    previous = _first_ancestor(repo_dir, start, pool)
+    if previous == top:  # the empty range: the candidate is the release commit itself
+        return ReleaseRange(tag, top, tuple(commits))
+    since = f"refs/tags/{previous}" if previous else None
+    return ReleaseRange(tag, previous, tuple(_log(repo_dir, since, start)[0]))
 
 
 # --- shallow clones ------------------------------------------------------------------------------
