@@ -7,6 +7,7 @@ Versions are ``semver.Version`` objects: ordering is SemVer precedence, build me
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import semver
@@ -19,18 +20,51 @@ EXPECTED = "vMAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], e.g. v1.2.3 or v2.0.0-rc.1"
 
 
 def parse_version(text: str) -> Version:
-    """Parse ``1.2.3`` or ``v1.2.3`` strictly, or raise :class:`VersionError` with the expected form."""
+    """Parse ``1.2.3`` or ``v1.2.3`` strictly, or raise :class:`VersionError` with the expected form.
+
+    Strict means what the tag rules (node-semver's strict form, as metadata-action uses) accept too:
+    a lowercase ``v`` only, and no whitespace anywhere - a tag that this accepted but the rules did
+    not would be planned as a release that publishes nothing.
+    """
     if not isinstance(text, str):
         raise VersionError(f"{text!r} is not a version tag", hint=f"use the form {EXPECTED}")
-    raw = text.strip()
-    body = raw[1:] if raw[:1] in ("v", "V") else raw
+    body = text[1:] if text[:1] == "v" else text
     try:
+        if not body or not body.isascii() or any(c.isspace() for c in body):
+            raise ValueError(body)
         return Version.parse(body)
     except (ValueError, TypeError):
         raise VersionError(
-            f"{text!r} is not a SemVer version tag",
+            f"{text!r} is not a SemVer version tag{_why(text)}",
             hint=f"use the form {EXPECTED} (see https://semver.org)",
         ) from None
+
+
+def _why(text: str) -> str:
+    """A short reason for the common mistakes (the hint shows the form)."""
+    if not text.strip():
+        return ": it is empty"
+    if any(c.isspace() for c in text):
+        return ": it contains whitespace"
+    if text[:1] == "V":
+        return ": write the prefix as a lowercase v"
+    body = text[1:] if text[:1] == "v" else text
+    core = re.split(r"[-+]", body, maxsplit=1)[0]
+    parts = core.split(".")
+    if not all(p.isdigit() and p.isascii() for p in parts):
+        return ""
+    if len(parts) < 3:
+        return f": it has {len(parts)} number{'s' if len(parts) > 1 else ''}, SemVer needs MAJOR.MINOR.PATCH"
+    if len(parts) > 3:
+        return f": it has {len(parts)} numbers, SemVer has exactly three (MAJOR.MINOR.PATCH)"
+    if any(len(p) > 1 and p[0] == "0" for p in parts):
+        return ": numbers must not have leading zeros"
+    rest = body[len(core):]
+    pre, _, build = rest.partition("+")
+    fields = ([pre[1:]] if pre else []) + ([build] if "+" in rest else [])
+    if any("" in f.split(".") for f in fields):
+        return ": the prerelease or build part has an empty identifier"
+    return ""
 
 
 def parse_tag_lenient(text: str) -> Version | None:
