@@ -322,3 +322,27 @@ def test_replacement_on_a_registry_refusing_deletion_warns(no_delete_registry, i
     assert skopeo_digest(f"{image}:4.0.0") == new
     with pytest.raises(DeleteRefused):
         replace_old_digest(deleter, plan, dry_run=False, fail_on_refused=True)
+
+
+def test_one_call_helpers_for_the_tasks(registry_repo, images):
+    from image_release.adapters.cleanup import clean, replace_after_publish
+
+    client, repo = client_for(registry_repo)
+    old = publish(registry_repo, images[0], ["1.0.0", "1.0", "1", "latest"])
+    publish(registry_repo, images[1], ["0.9.0", "0.9", "0"])
+    publish(registry_repo, images[2], ["0.8.0"])
+    deleter = deleter_for(registry_repo, {})
+
+    nothing = replace_after_publish(deleter, "1.0.0", old, old)
+    assert nothing.deleted == [] and "did not change" in nothing.notes[0]
+
+    new = publish(registry_repo, images[3], ["1.0.0", "1.0", "1", "latest"])
+    report = replace_after_publish(deleter, "1.0.0", old, new)
+    assert report.ok and client.head_manifest(repo, old) is None
+
+    dry = clean(deleter, keep=1, dry_run=True)
+    listed = "\n".join(dry.lines())
+    assert len(dry.deleted) == 2 and "would delete tag 0.9.0" in listed and "(tags 0.8.0)" in listed
+    assert "0.8.0" in skopeo_tags(registry_repo)
+    clean(deleter, keep=1)
+    assert skopeo_tags(registry_repo) == ["0", "0.9", "1", "1.0", "1.0.0", "latest"]

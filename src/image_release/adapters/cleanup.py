@@ -557,3 +557,33 @@ def _stopped(exc: ReleaseError, report: CleanupReport, remaining: list[_Step]) -
     new.args = (new.message,)
     new.report = report  # type: ignore[attr-defined]
     return new
+
+
+# ---------------------------------------------------------------------------------------------------
+# One call each, for the tasks
+# ---------------------------------------------------------------------------------------------------
+
+
+def replace_after_publish(deleter: Deleter, version_tag: str, old_digest: str | None, new_digest: str,
+                          dry_run: bool = False, fail_on_refused: bool = False) -> CleanupReport:
+    """After the release published ``version_tag`` (and its floating tags) on ``new_digest``: read the
+    registry and delete ``old_digest`` (what ``version_tag`` pointed at before) if nothing points at it.
+
+    ``old_digest`` must be read *before* publishing (HEAD of ``version_tag``; None when it did not exist).
+    """
+    from image_release.core.retention import plan_replacement
+
+    if old_digest is None or old_digest == new_digest:  # nothing to replace: no registry read needed
+        plan = plan_replacement(version_tag, old_digest, new_digest, {})
+    else:
+        plan = plan_replacement(version_tag, old_digest, new_digest, deleter.tags_by_digest())
+    return replace_old_digest(deleter, plan, dry_run, fail_on_refused)
+
+
+def clean(deleter: Deleter, keep: int, keep_prereleases: int | None = None, keep_patterns: Sequence[str] = (),
+          floating: Sequence[str] = (), dry_run: bool = False, fail_on_refused: bool = False) -> CleanupReport:
+    """``invoke clean``: read the registry, plan the retention, carry it out (or, dry, list it)."""
+    from image_release.core.retention import plan_retention
+
+    plan = plan_retention(deleter.tags_by_digest(), keep, keep_prereleases, keep_patterns, floating)
+    return apply_retention(deleter, plan, dry_run, fail_on_refused)
