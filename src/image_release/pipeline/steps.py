@@ -38,6 +38,8 @@ def plan_step(s, *, as_json: bool = False) -> None:
     # Bad input stops here, before anything is built or pushed.
     if any(step in s.called for step in CHAIN):
         check_build_inputs(s)
+    if plan.push and not s.dry_run and any(step in s.called for step in ("push", "release")):
+        preflight_registries(s)
     if "release" in s.called and plan.release and not s.dry_run and s.settings.forge.preflight:
         preflight_forge(s)
 
@@ -57,6 +59,13 @@ def check_build_inputs(s) -> None:
         if secret.env and not s.env.get(secret.env):
             raise BuildError(f"build secret {secret.id!r}: environment variable {secret.env} is not set",
                              hint=f"export {secret.env} before the build (its value never goes into the image)")
+
+
+def preflight_registries(s) -> None:
+    """Every registry answers, and takes the credentials we have, before anything is built."""
+    for image in s.plan.images:
+        name, client = s.registry_for(image)
+        client.ping()
 
 
 def preflight_forge(s) -> None:
@@ -87,7 +96,6 @@ def build_step(s) -> None:
     if result.pushed and result.digest:  # a multi-platform BuildKit build pushes as it builds
         s.results.digest = result.digest
         s.results.build_pushed = True
-    s.say(f"built {result.image_id[:19]} as {', '.join(result.tags)} ({result.builder})")
     if not plan.push:
         s.say(f"nothing is pushed: {plan.push_reason}")
 
