@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 
-from image_release.core.changelog import Changelog
+from image_release.core.changelog import Changelog, Entry
 from image_release.errors import ConfigError, RuleError
 
 GITHUB_BODY_LIMIT = 125_000
@@ -187,6 +187,21 @@ def md(text: Any) -> str:
     return str(text).replace("<", "&lt;")
 
 
+def entry_markdown(e: Entry) -> str:
+    """One changelog entry as a Markdown list item, with its links and breaking-change notes
+    (the ``entry`` filter; a Python function rather than a template macro because a whole-history
+    changelog renders tens of thousands of them)."""
+    scope = f"**{md(e.scope)}:** " if e.scope else ""
+    pr = ""
+    if e.pr is not None:
+        pr = f" ([#{e.pr}]({e.pr_url}))" if e.pr_url else f" (#{e.pr})"
+    sha = f"[`{e.short_sha}`]({e.url})" if e.url else f"`{e.short_sha}`"
+    line = f"- {scope}{md(e.description)}{pr} ({sha})"
+    if e.breaking_notes:
+        line += "".join(f"\n  - {md(n)}" for n in e.breaking_notes)
+    return line
+
+
 def template_context(inp: NotesInput) -> dict[str, Any]:
     """Everything a template sees. User templates get the same names (documented in the built-in
     template's header)."""
@@ -243,10 +258,13 @@ def _template_line(exc: BaseException, name: str) -> int | None:
     return lineno
 
 
+_TRAILING_WS = re.compile(r"[ \t]+$", re.MULTILINE)
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
 def _tidy(text: str) -> str:
-    lines = [ln.rstrip() for ln in text.splitlines()]
-    out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
-    return out + "\n"
+    """No trailing spaces, no runs of blank lines, one final newline."""
+    return _BLANK_RUNS.sub("\n\n", _TRAILING_WS.sub("", text)).strip("\n") + "\n"
 
 
 @lru_cache(maxsize=8)
@@ -262,6 +280,7 @@ def _compile(template_text: str, name: str):
         keep_trailing_newline=True,
     )
     env.filters["md"] = md
+    env.filters["entry"] = entry_markdown
     return env.get_template(name)
 
 
