@@ -1001,7 +1001,7 @@ _semver_tags = st.builds(
 _PATTERNS = ["{{version}}", "{{major}}.{{minor}}", "{{major}}", "{{raw}}", "v{{major}}", "{{minor}}-{{patch}}"]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tag=_semver_tags, patterns=st.lists(st.sampled_from(_PATTERNS), min_size=1, max_size=4),
        latest=st.sampled_from(["auto", "true", "false"]))
 def test_property_valid_semver_tags_give_valid_docker_tags(tag, patterns, latest):
@@ -1019,7 +1019,7 @@ def test_property_valid_semver_tags_give_valid_docker_tags(tag, patterns, latest
         assert all(o.is_latest or o.value in (tag.split("+")[0].lstrip("v"), tag.replace("+", "-")) for o in out)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(st.text(max_size=60), max_size=4))
 def test_property_garbage_rule_lines_raise_rule_error_only(lines):
     try:
@@ -1041,7 +1041,7 @@ _rule_alphabet = st.sampled_from(
      "true", "false", "1", "-", "#", " ", "${{", "tag", "pr", "long"])
 
 
-@settings(max_examples=1000)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.lists(_rule_alphabet, max_size=12).map("".join), max_size=4),
        st.lists(st.lists(st.sampled_from(["latest=", "auto", "true", "prefix=", "suffix=", ",onlatest=", "x",
                                           "{{branch}}", "false", ",", "="]), max_size=6).map("".join), max_size=3))
@@ -1060,7 +1060,7 @@ def test_property_rule_like_garbage_raises_rule_error_only(lines, flavor_lines):
             assert exc.message and exc.hint
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40))
 def test_property_render_template_garbage(text):
     try:
@@ -1069,7 +1069,7 @@ def test_property_render_template_garbage(text):
         pass
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.just(timezone.utc)),
        st.text(max_size=20))
 def test_property_any_moment_format_renders(when, fmt):
