@@ -57,10 +57,18 @@ class Context:
 
     @property
     def is_default_branch(self) -> bool:
-        """metadata-action's ``{{is_default_branch}}``: the branch built is the default one."""
-        if self.event != BRANCH or not self.default_branch:
-            return False
-        return self.branch == self.default_branch
+        """metadata-action's ``{{is_default_branch}}``: the ref is ``refs/heads/<default branch>``.
+
+        A schedule whose default branch is unknown counts as the default branch, as in
+        metadata-action (GitHub runs schedules on the default branch's last commit, and its
+        schedule payload does not name the repository). Where the default branch is known (GitLab
+        gives ``CI_DEFAULT_BRANCH``, and a GitLab schedule may target any branch), it decides.
+        """
+        prefix = "refs/heads/"
+        name = self.ref[len(prefix):] if self.ref.startswith(prefix) else ""
+        if self.default_branch:
+            return bool(name) and name == self.default_branch
+        return self.event == SCHEDULE and bool(name)
 
     def with_tag(self, tag: str) -> "Context":
         return replace(self, event=TAG, ref=f"refs/tags/{tag}", tag=tag, branch=None, pr_number=None, base_ref=None)
@@ -123,35 +131,38 @@ def _from_github(env: Mapping[str, str], now: datetime, read_file) -> Context:
     path = env.get("GITHUB_EVENT_PATH")
     if path and read_file is not None:
         try:
-            payload = json.loads(read_file(path) or "{}")
-        except (OSError, ValueError):
+            payload = _obj(json.loads(read_file(path) or "{}"))
+        except (OSError, ValueError, UnicodeError):
             payload = {}
-    repo_info = payload.get("repository") or {}
-    default_branch = repo_info.get("default_branch") or None
+    repo_info = _obj(payload.get("repository"))
+    default_branch = _str(repo_info.get("default_branch"))
     common = dict(
         sha=sha,
         default_branch=default_branch,
-        repository=env.get("GITHUB_REPOSITORY") or repo_info.get("full_name"),
+        repository=env.get("GITHUB_REPOSITORY") or _str(repo_info.get("full_name")),
         source="github",
         ci="github",
         server_url=env.get("GITHUB_SERVER_URL", "https://github.com"),
         timestamp=now,
     )
     if event_name in ("pull_request", "pull_request_target"):
-        number = (payload.get("pull_request") or {}).get("number") or payload.get("number")
+        pull = _obj(payload.get("pull_request"))
+        number = _int(pull.get("number")) or _int(payload.get("number"))
         if number is None and ref.startswith("refs/pull/"):
-            number = ref.split("/")[2]
+            number = _int(ref.split("/")[2])
         if event_name == "pull_request":
-            # On pull_request, GITHUB_SHA is the merge commit; metadata-action uses the head sha.
-            head_sha = ((payload.get("pull_request") or {}).get("head") or {}).get("sha")
+            # On pull_request, GITHUB_SHA is GitHub's synthetic merge commit. Use the PR's head
+            # commit, a commit that exists in the repository (metadata-action does the same
+            # with DOCKER_METADATA_PR_HEAD_SHA=true).
+            head_sha = _str(_obj(pull.get("head")).get("sha"))
             if head_sha:
                 common["sha"] = head_sha
         return Context(
             event=PR,
-            ref=ref or f"refs/pull/{number}/merge",
+            ref=ref or (f"refs/pull/{number}/merge" if number is not None else "refs/pull/unknown"),
             branch=env.get("GITHUB_HEAD_REF") or None,
             base_ref=env.get("GITHUB_BASE_REF") or None,
-            pr_number=int(number) if number is not None else None,
+            pr_number=number,
             **common,
         )
     if ref.startswith("refs/tags/"):
@@ -164,6 +175,25 @@ def _from_github(env: Mapping[str, str], now: datetime, read_file) -> Context:
         f"GitHub Actions ref {ref!r} is not a branch, tag or pull request",
         hint="run on push, pull_request or schedule events, or pass --tag",
     )
+
+
+def _obj(value) -> dict:
+    """A JSON object from the event payload, or {} for anything else (null, a list, a string)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit() and value.isascii():
+        return int(value)
+    return None
 
 
 def _from_gitlab(env: Mapping[str, str], now: datetime) -> Context:
@@ -188,10 +218,10 @@ def _from_gitlab(env: Mapping[str, str], now: datetime) -> Context:
     if env.get("CI_PIPELINE_SOURCE") == "merge_request_event" or iid:
         return Context(
             event=PR,
-            ref=f"refs/merge-requests/{iid}/head",
+            ref=f"refs/merge-requests/{iid}/head" if iid else "refs/merge-requests/unknown",
             branch=env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME") or None,
             base_ref=env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME") or None,
-            pr_number=int(iid) if iid and iid.isdigit() else None,
+            pr_number=_int(iid),
             **common,
         )
     branch = env.get("CI_COMMIT_BRANCH") or env.get("CI_COMMIT_REF_NAME")
