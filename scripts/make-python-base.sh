@@ -68,7 +68,8 @@ fi
 
 start=$(date +%s)
 tarball=""
-[ -n "$CACHE" ] && tarball="$CACHE/python-base-$SUITE.tar"
+# The tarball's name carries the package list, so a changed list never reuses an old root filesystem.
+[ -n "$CACHE" ] && tarball="$CACHE/python-base-$SUITE-$(printf '%s' "$PACKAGES" | sha256sum | cut -c1-12).tar"
 
 if [ "$FORCE" = 1 ] || [ -z "$tarball" ] || [ ! -s "$tarball" ]; then
   [ "$(id -u)" = 0 ] || die "debootstrap needs root; run as root or sudo"
