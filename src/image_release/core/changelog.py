@@ -24,7 +24,7 @@ order, newest first); duplicates (same sha) are dropped.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, NamedTuple
 from urllib.parse import urlsplit, urlunsplit

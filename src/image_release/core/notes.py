@@ -264,7 +264,11 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 
 def _tidy(text: str) -> str:
     """No trailing spaces, no runs of blank lines, one final newline."""
-    return _BLANK_RUNS.sub("\n\n", _TRAILING_WS.sub("", text)).strip("\n") + "\n"
+    if " \n" in text or "\t\n" in text or text.endswith((" ", "\t")):  # regexes only when needed: bodies can be MBs
+        text = _TRAILING_WS.sub("", text)
+    if "\n\n\n" in text:
+        text = _BLANK_RUNS.sub("\n\n", text)
+    return text.strip("\n") + "\n"
 
 
 @lru_cache(maxsize=8)
