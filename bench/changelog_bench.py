@@ -237,14 +237,12 @@ def measure(fn, runs: int):
     return statistics.median(walls), statistics.median(cpus), max(procs), result
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    ap.add_argument("--rebuild", action="store_true", help="rebuild the cached repository")
-    args = ap.parse_args(argv)
+def collect(runs: int = 5, rebuild: bool = False) -> dict:
+    """Run every scenario; the figures as a dict (for this script's table and for bench/run.py).
 
-    repo = build(args.rebuild)
+    ``result["figures"][key]`` has ``wall_s``, ``cpu_s``, ``git_processes``, ``commits``, ``chars``
+    and ``label`` for key in typical, combined, backport, after_backport, worst, baseline."""
+    repo = build(rebuild)
     tags = git_history.version_tags(repo)
     release_notes(repo, TYPICAL)  # warm: imports, Jinja2 compile, page cache
 
@@ -258,31 +256,44 @@ def main(argv: list[str] | None = None) -> int:
          lambda: release_notes(repo, NEXT_MAJOR, first=True)),
         (f"baseline ({TYPICAL}): git describe + git log --oneline", "baseline", lambda: shell_baseline(repo, TYPICAL)),
     ]
-    rows, figures = [], {}
+    figures = {}
     for label, key, fn in scenarios:
-        wall, cpu, procs, res = measure(fn, args.runs)
-        detail = f"{res[0]} commits, {res[1]:,} chars" if isinstance(res, tuple) else f"{res} commits, no notes"
-        rows.append((label, wall, cpu, procs, detail))
-        figures[key] = {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4), "git_processes": procs}
-
+        wall, cpu, procs, res = measure(fn, runs)
+        commits, chars = res if isinstance(res, tuple) else (res, 0)
+        figures[key] = {"label": label, "wall_s": round(wall, 4), "cpu_s": round(cpu, 4), "git_processes": procs,
+                        "commits": commits, "chars": chars}
     total_commits = subprocess.run(["git", "-C", str(repo), "rev-list", "--count", "--all"],
                                    capture_output=True, text=True, check=True).stdout.strip()
     # The target is a release's changelog; the whole-history case is reported, not judged.
     met = all(figures[k]["wall_s"] < TARGET_S for k in ("typical", "combined", "backport", "after_backport"))
-    result = {
-        "repository": str(repo), "commits": int(total_commits), "tags": len(tags), "runs": args.runs,
+    return {
+        "repository": str(repo), "commits": int(total_commits), "tags": len(tags), "runs": runs,
         "figures": figures, "target_s": TARGET_S, "met": met,
         "ratio_typical_to_baseline": round(figures["combined"]["wall_s"] / figures["baseline"]["wall_s"], 2),
+        "load_average": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the cached repository")
+    args = ap.parse_args(argv)
+
+    result = collect(args.runs, args.rebuild)
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"changelog benchmark: {total_commits} commits, {len(tags)} version tags, median of {args.runs} runs")
+    figures = result["figures"]
+    print(f"changelog benchmark: {result['commits']} commits, {result['tags']} version tags, "
+          f"median of {args.runs} runs")
     print(f"{'scenario':58} {'wall':>9} {'cpu':>9} {'git procs':>9}  detail")
-    for name, wall, cpu, procs, detail in rows:
-        print(f"{name:58} {wall * 1000:7.1f}ms {cpu * 1000:7.1f}ms {procs:9d}  {detail}")
-    print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (wall times grow with it; cpu times less)")
-    print(f"target: a release's changelog under {TARGET_S:.0f} s -> {'met' if met else 'MISSED'}"
+    for f in figures.values():
+        detail = f"{f['commits']} commits, {f['chars']:,} chars" if f["chars"] else f"{f['commits']} commits, no notes"
+        print(f"{f['label']:58} {f['wall_s'] * 1000:7.1f}ms {f['cpu_s'] * 1000:7.1f}ms {f['git_processes']:9d}  {detail}")
+    print(f"load average: {result['load_average']:.2f} on {result['cpus']} CPUs (wall times grow with it; cpu times less)")
+    print(f"target: a release's changelog under {TARGET_S:.0f} s -> {'met' if result['met'] else 'MISSED'}"
           f" (the whole-history row is informational: {figures['worst']['wall_s']:.2f} s)")
     return 0
 
