@@ -299,6 +299,29 @@ def test_server_errors_are_retried_then_reported(fake):
     assert reg.stats.requests == FAST.attempts
 
 
+def test_delete_tag_uses_the_oci_tag_delete_where_the_registry_has_it(fake):
+    raw = b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}'
+    digest = Manifest.from_bytes(raw, OCI_MANIFEST).digest
+    fake.routes[("HEAD", "/v2/a/b/manifests/1.0")] = (
+        200, {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": digest}, raw)
+    fake.routes[("DELETE", "/v2/a/b/manifests/1.0")] = (202, {}, b"")
+    reg = client(fake.host)
+    assert reg.delete_tag("a/b", "1.0") == "tag-delete"
+    assert [(m, p) for m, p, _ in fake.seen] == [("HEAD", "/v2/a/b/manifests/1.0"), ("DELETE", "/v2/a/b/manifests/1.0")]
+
+
+def test_a_registry_that_never_answers_times_out_as_unreachable():
+    with socket.socket() as listener:  # accepts connections (backlog) but never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        host = f"127.0.0.1:{listener.getsockname()[1]}"
+        reg = RegistryClient(host, retry=RetryPolicy(attempts=2, base_delay=0.0, jitter=False), timeout=0.2,
+                             log=lambda line: None)
+        with pytest.raises(RegistryUnreachable) as info:
+            reg.list_tags("a/b")
+    assert "timed out" in info.value.message and reg.stats.requests == 2
+
+
 def test_ping_on_something_that_is_not_a_registry(fake):
     with pytest.raises(RegistryError, match="not an OCI distribution registry"):
         client(fake.host).ping()

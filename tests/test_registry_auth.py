@@ -306,6 +306,7 @@ def test_bearer_reader_may_pull_but_not_push(token_repo):
     with pytest.raises(AuthError) as info:
         reg.put_manifest(repo, "latest", manifest)
     assert repr(READER) in info.value.message and "PUT" in info.value.message
+    assert "denied" in info.value.message and "permission" in info.value.hint
     assert READER_PASSWORD not in str(info.value)
 
 

@@ -218,6 +218,15 @@ class RegistryClient:
     def __repr__(self) -> str:
         return f"RegistryClient({self.host!r}, credentials={self.credentials!r})"
 
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "RegistryClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- low level -----------------------------------------------------------------------------------------
 
     def _kind(self, url: str) -> str:
@@ -300,7 +309,11 @@ class RegistryClient:
                 raise self._auth_error(what, 401)
             resp = self._send(method, url, headers={**base_headers, **auth}, data=data, what=what)
         if resp.status_code in (401, 403):
-            raise self._auth_error(what, resp.status_code, resp)
+            status = resp.status_code
+            _scheme, again = parse_www_authenticate(resp.headers.get("WWW-Authenticate"))
+            if status == 401 and again.get("error") == "insufficient_scope" and self.credentials is not None:
+                status = 403  # authenticated, but the token lacks the rights: a permission problem
+            raise self._auth_error(what, status, resp)
         return resp
 
     def _auth_error(self, what: str, status: int, resp: Any = None) -> AuthError:
