@@ -282,6 +282,7 @@ def test_shallow_clone_detected_and_reported_when_not_deepened(origin: GitRepo, 
     st = gh.ensure_history(shallow.path, None, deepen=False)
     assert st.shallow and not st.complete and not st.deepened
     assert st.note.startswith("changelog may be incomplete: shallow clone")
+    assert "fetch-depth: 0" in st.hint
     # a previous tag whose commit is not in the clone is not "complete" either
     st = gh.ensure_history(shallow.path, "v1.2.0", deepen=False)
     assert not st.complete and st.note
@@ -372,3 +373,14 @@ def test_random_histories_match_brute_force(git_repo: GitRepo, seed: int):
         expected = gh.pick_previous(version, ancestors)
         assert gh.previous_release(git_repo.path, name) == expected, name
         same_as_combined(git_repo, name)
+
+
+def test_credentials_in_remote_urls_never_reach_errors(origin: GitRepo, tmp_path: Path):
+    shallow = clone(origin, tmp_path / "shallow", "--depth", "1")
+    shallow.git("remote", "set-url", "origin", "http://x-access-token:ghs_SECRET123@127.0.0.1:9/o/r.git")
+    st = gh.ensure_history(shallow.path, None, deepen=True)
+    assert not st.complete and "SECRET" not in (st.reason or "") and "SECRET" not in st.note
+    with pytest.raises(GitError) as e:
+        gh.remote_tags(shallow.path)
+    assert "SECRET" not in str(e.value)
+    assert gh.redact("fatal: unable to access 'https://u:p@h/x/': no") == "fatal: unable to access 'https://***@h/x/': no"

@@ -29,6 +29,7 @@ what to list (see ``image_release.core.changelog``).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -64,7 +65,8 @@ class HistoryStatus:
     complete: bool  # the commits between the previous release and this one are all present
     deepened: bool = False  # this call fetched the missing history
     note: str | None = None
-    reason: str | None = None  # why deepening failed, for logs
+    reason: str | None = None  # why deepening failed or was not tried, for logs
+    hint: str | None = None  # how to get the full history, for logs (FULL_HISTORY_HINT)
 
     @property
     def ok(self) -> bool:
@@ -120,7 +122,17 @@ def _git(repo_dir: str | os.PathLike, *args: str, timeout: float | None = None, 
     return raw.decode("utf-8", "replace")
 
 
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
+
+
+def redact(text: str) -> str:
+    """Credentials in URLs (``https://user:token@host``) replaced by ``***``: git repeats remote
+    URLs in its messages, and CI remotes often carry a token."""
+    return _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
+
+
 def _classify(path: Path, stderr: str, what: str) -> GitError:
+    stderr = redact(stderr)
     last = stderr.splitlines()[-1] if stderr else "no message"
     first = next((ln for ln in stderr.splitlines() if ln.startswith("fatal:")), last)
     low = stderr.lower()
@@ -404,6 +416,7 @@ def ensure_history(
         return HistoryStatus(
             shallow=True, complete=False,
             note=f"{SHALLOW_NOTE} (history was not deepened)", reason="deepening not allowed",
+            hint=FULL_HISTORY_HINT,
         )
     _rev_ok(remote, "remote")
     try:
@@ -415,5 +428,6 @@ def ensure_history(
         return HistoryStatus(
             shallow=True, complete=False,
             note=f"{SHALLOW_NOTE} (fetching the full history from {remote} failed)", reason=exc.message,
+            hint=FULL_HISTORY_HINT,
         )
     return HistoryStatus(shallow=is_shallow(repo_dir), complete=True, deepened=True)
