@@ -216,3 +216,46 @@ def test_bad_pattern_is_a_config_error():
 def test_empty_registry_plans_nothing():
     plan = plan_retention({}, 3)
     assert plan.empty and plan.tags == () and plan.digests == ()
+
+
+# --------------------------------------------------------------------------------------------- properties
+
+import re  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VERSION_TAGS = [f"{a}.{b}.{c}" for a in range(3) for b in range(3) for c in range(2)] + [
+    "1.0.0-rc.1", "2.0.0-rc.1", "2.0.0-beta.2", "0.1.0-alpha"]
+_OTHER_TAGS = ["latest", "1", "1.0", "2", "main", "edge", "v1.0.0", "stable-1"]
+
+
+@st.composite
+def registries(draw):
+    tags = draw(st.lists(st.sampled_from(_VERSION_TAGS + _OTHER_TAGS), unique=True, max_size=20))
+    n = draw(st.integers(1, 6))
+    out: dict[str, list[str]] = {}
+    for tag in tags:
+        out.setdefault(d("0123456789abcdef"[draw(st.integers(0, n - 1))]), []).append(tag)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(registries(), st.integers(1, 5), st.one_of(st.none(), st.integers(0, 4)),
+       st.lists(st.sampled_from([r"stable-.*", r"0\..*", r"2\.0\.0-.*"]), max_size=2))
+def test_retention_invariants(by_digest, keep, keep_pre, patterns):
+    plan = plan_retention(by_digest, keep, keep_pre, patterns)
+    decided = {t.tag: t for t in plan.tags}
+    assert set(decided) == {t for tags in by_digest.values() for t in tags}
+    for tag, dec in decided.items():
+        if tag in _OTHER_TAGS:
+            assert dec.action == KEEP  # non-version tags are never deleted
+    for dd in plan.digests:  # a manifest goes only when every tag on it goes
+        gone = [decided[t].action == DELETE for t in by_digest[dd.digest]]
+        assert (dd.action == DELETE) == (bool(gone) and all(gone))
+    stable_kept = [t for t, x in decided.items() if x.action == KEEP and t in _VERSION_TAGS and "-" not in t
+                   and not any(re.fullmatch(p, t) for p in patterns)]
+    stable_all = [t for t in decided if t in _VERSION_TAGS and "-" not in t
+                  and not any(re.fullmatch(p, t) for p in patterns)]
+    assert len(stable_kept) == min(keep, len(stable_all))
+    assert plan == plan_retention(dict(reversed(list(by_digest.items()))), keep, keep_pre, patterns)
