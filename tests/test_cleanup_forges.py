@@ -445,3 +445,15 @@ def test_deleter_for_ghcr_pushes_with_the_release_token_without_showing_it(gh):
     off = deleter_for("ghcr.io/acme/app", {"GITHUB_TOKEN": GH_TOKEN, "GITHUB_API_URL": gh.url},
                       ghcr_single_tags=False)
     assert not off.supports_single_tag
+
+
+def test_deleter_from_settings_reads_the_forge_settings(gl, glrepo):
+    from image_release.adapters.cleanup import deleter_from_settings
+    from image_release.settings import parse_settings
+
+    settings = parse_settings({"forge": {"gitlab": {"url": gl.url, "project": "7", "token_env": "MY_GL"}},
+                               "retry": {"attempts": 2}})
+    deleter = deleter_from_settings("registry.example.com/group/proj", settings, {"MY_GL": GL_TOKEN},
+                                    gitlab_registry_host="registry.example.com")
+    assert isinstance(deleter, GitLabDeleter) and deleter.repo_id == glrepo.id
+    assert sorted(t for tags in deleter.tags_by_digest().values() for t in tags)[0] == "1"
