@@ -355,3 +355,26 @@ def test_expired_token_is_refreshed(token_repo):
     reg._tokens[scope] = ("not-a-valid-token", reg._tokens[scope][1])
     assert reg.head_manifest(repo, "1.0.0").digest == digest
     assert len(registry.token_server.requests) == 2
+
+
+@pytest.mark.services
+def test_secrets_never_in_logs_errors_or_tracebacks(token_repo, basic_repo, caplog):
+    import logging
+    import traceback
+
+    planted = "PLANTED-" + uuid.uuid4().hex
+    lines: list[str] = []
+    texts: list[str] = []
+    with caplog.at_level(logging.DEBUG):  # urllib3 logs every request line at DEBUG
+        for registry, repo, _ in (token_repo, basic_repo):
+            for creds in (Credentials(USER, planted), Credentials("<token>", planted)):
+                reg = RegistryClient(registry.host, creds, retry=FAST, log=lines.append)
+                for call in (reg.ping, lambda: reg.head_manifest(repo, "1.0.0"), lambda: reg.list_tags(repo)):
+                    try:
+                        call()
+                    except Exception as exc:  # noqa: BLE001 - every error text is scanned
+                        texts.append(str(exc))
+                        texts.append("".join(traceback.format_exception(exc)))
+                texts.append(repr(reg))
+    assert texts and all(planted not in t for t in texts)
+    assert planted not in caplog.text and all(planted not in line for line in lines)

@@ -123,6 +123,7 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+_KIND_RE = re.compile(r"^/v2/.+/(manifests|blobs|tags)/(?:[^/]+|uploads/.*)$")
 _CHALLENGE_PARAM = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
 
 
@@ -229,23 +230,20 @@ class RegistryClient:
 
     # -- low level -----------------------------------------------------------------------------------------
 
-    def _kind(self, url: str) -> str:
+    @staticmethod
+    def _kind(url: str) -> str:
         path = urlsplit(url).path
-        if not path.startswith("/v2"):
-            return "token"
         if path.rstrip("/") == "/v2":
             return "ping"
-        for kind in ("manifests", "blobs", "tags"):
-            if f"/{kind}/" in path:
-                return kind
-        return "other"
+        m = _KIND_RE.search(path)
+        return m.group(1) if m else "other"
 
     def _send(self, method: str, url: str, *, headers: dict | None = None, data: bytes | None = None,
-              params: Any = None, auth: Any = None, what: str) -> Any:
+              params: Any = None, auth: Any = None, what: str, kind: str | None = None) -> Any:
         """One HTTP call with retries. Connection failures after the last attempt -> RegistryUnreachable."""
         import requests
 
-        kind = self._kind(url)
+        kind = kind or self._kind(url)
 
         def attempt():
             try:
@@ -348,7 +346,10 @@ class RegistryClient:
                 f"registry {self.host} asks for credentials over plain HTTP at {parts.netloc}; refused",
                 hint="configure the registry's token realm with https://",
             )
-        scopes = [s for s in dict.fromkeys([scope, challenge.get("scope")]) if s]
+        scopes = [scope] if scope else []
+        asked = challenge.get("scope")
+        if asked and not any(_same_scope(asked, s) for s in scopes):
+            scopes.append(asked)
         creds = self.credentials
         if creds is not None and creds.is_identity_token:
             form = {"grant_type": "refresh_token", "refresh_token": creds.password, "client_id": "image-release"}
@@ -358,7 +359,7 @@ class RegistryClient:
                 form["scope"] = " ".join(scopes)
             body = "&".join(f"{k}={_quote(v)}" for k, v in form.items()).encode()
             resp = self._send("POST", realm, headers={"Content-Type": "application/x-www-form-urlencoded"},
-                              data=body, what=f"token for {what}")
+                              data=body, what=f"token for {what}", kind="token")
         else:
             params = []
             if challenge.get("service"):
@@ -367,7 +368,7 @@ class RegistryClient:
             if creds is not None:
                 params.append(("account", creds.username))
             auth = (creds.username, creds.password) if creds is not None else None
-            resp = self._send("GET", realm, params=params, auth=auth, what=f"token for {what}")
+            resp = self._send("GET", realm, params=params, auth=auth, what=f"token for {what}", kind="token")
         if resp.status_code in (401, 403):
             raise self._auth_error(f"a token ({', '.join(scopes) or 'no scope'})", 401, resp)
         if resp.status_code != 200:
@@ -622,6 +623,13 @@ def make_throwaway(manifest: Manifest) -> Manifest:
     doc["annotations"] = annotations
     raw = json.dumps(doc, indent=3, sort_keys=False).encode()
     return Manifest.from_bytes(raw, manifest.media_type)
+
+
+def _same_scope(a: str, b: str) -> bool:
+    """``repository:x:push,pull`` and ``repository:x:pull,push`` are the same scope (registries vary the order)."""
+    ta, _, aa = a.rpartition(":")
+    tb, _, ab = b.rpartition(":")
+    return ta == tb and set(aa.split(",")) == set(ab.split(","))
 
 
 def _sep(ref: str) -> str:
