@@ -456,4 +456,4 @@ def test_deleter_from_settings_reads_the_forge_settings(gl, glrepo):
     deleter = deleter_from_settings("registry.example.com/group/proj", settings, {"MY_GL": GL_TOKEN},
                                     gitlab_registry_host="registry.example.com")
     assert isinstance(deleter, GitLabDeleter) and deleter.repo_id == glrepo.id
-    assert sorted(t for tags in deleter.tags_by_digest().values() for t in tags)[0] == "1"
+    assert len([t for tags in deleter.tags_by_digest().values() for t in tags]) == 9
