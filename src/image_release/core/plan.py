@@ -8,14 +8,15 @@ highest stable version among the versions that share it. Prereleases never move 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
 from typing import Iterable, Mapping
 
 from image_release.core.build_spec import BuildSpec
 from image_release.core.context import BRANCH, PR, SCHEDULE, TAG, Context
 from image_release.core.tag_rules import TagOutput, evaluate, parse_flavor, parse_rules
 from image_release.core.versions import Version, docker_tag, is_prerelease, parse_version
-from image_release.errors import ConfigError
+from image_release.errors import ConfigError, RuleError
 
 VERSION = "version"  # this version's own tag: moves (it is this release)
 FLOATING = "floating"  # shared by several versions: guarded
@@ -138,11 +139,14 @@ def make_plan(
     decisions: list[TagDecision] = []
     seen: set[str] = set()
     if version is not None:
+        cache: dict = {}
         for out in outputs:
             if out.value in seen:
                 continue
             seen.add(out.value)
-            decisions.append(_decide_version_tag(out, version, known, rules, flavor, ctx, settings.major_zero))
+            decisions.append(
+                _decide_version_tag(out, version, known, rules, flavor, ctx, settings.major_zero, cache)
+            )
     else:
         why = {BRANCH: "branch build", PR: "pull request build", SCHEDULE: "scheduled build"}.get(ctx.event, ctx.event)
         for out in outputs:
@@ -225,11 +229,34 @@ def _rule_text(out: TagOutput) -> str:
     return out.rule.line
 
 
+# Another version's commit and build time are unknown here. Its context gets a sentinel commit and
+# a build time far from this one, so tags made from the commit or the date (``type=sha``,
+# ``{{sha}}``, ``{{date ...}}``) are never taken as shared: they belong to this build alone.
+_OTHER_SHA = "0" * 40
+_OTHER_SHIFT = timedelta(days=400, hours=1, minutes=1, seconds=1, milliseconds=1)
+
+
+def _other_context(ctx: Context, version: Version, sha: str = _OTHER_SHA) -> Context:
+    other = ctx.with_tag(_tag_text(ctx.tag or "", version))
+    shift = _OTHER_SHIFT if sha == _OTHER_SHA else -_OTHER_SHIFT
+    return replace(
+        other,
+        sha=sha,
+        timestamp=ctx.timestamp - shift,
+        commit_date=(ctx.commit_date - shift) if ctx.commit_date else None,
+    )
+
+
 def _outputs_for(version: Version, rules, flavor, ctx: Context, cache: dict) -> frozenset[str]:
+    """The tags the rules give another version (empty when they cannot give it any)."""
     key = str(version)
     if key not in cache:
-        other = ctx.with_tag(_tag_text(ctx.tag or "", version))
-        cache[key] = frozenset(o.value for o in evaluate(rules, flavor, other))
+        try:
+            cache[key] = frozenset(o.value for o in evaluate(rules, flavor, _other_context(ctx, version)))
+        except RuleError:
+            # e.g. an old tag whose prerelease part makes a tag over 128 characters: the rules
+            # could never have published it, so it shares nothing. It must not fail this release.
+            cache[key] = frozenset()
     return cache[key]
 
 
@@ -239,8 +266,9 @@ def _tag_text(template_tag: str, v: Version) -> str:
     return f"{prefix}{v}"
 
 
-def _decide_version_tag(out: TagOutput, version: Version, known, rules, flavor, ctx, major_zero: bool) -> TagDecision:
-    cache: dict = {}
+def _decide_version_tag(out: TagOutput, version: Version, known, rules, flavor, ctx, major_zero: bool,
+                        cache: dict | None = None) -> TagDecision:
+    cache = {} if cache is None else cache
     rule = _rule_text(out)
     # Which other versions would publish the same tag? Real ones decide the line; hypothetical
     # neighbours only tell whether the tag is floating at all (a first release has no siblings yet).
@@ -389,12 +417,20 @@ def owner_of_tag(tag: str, versions: Iterable[Version], settings, ctx: Context) 
 
 
 def version_tag_of(version: Version, settings, ctx: Context) -> str:
-    """The version's own tag under the rules (``1.2.3`` with the default rules)."""
+    """The version's own tag under the rules (``1.2.3`` with the default rules).
+
+    Only a tag that does not depend on the commit or the build time counts (the version's commit
+    is not known here): with ``type=sha`` ranked first, the ``{{version}}`` tag is still the one.
+    """
     rules = parse_rules(settings.tags)
     flavor = parse_flavor(settings.flavor)
-    vctx = ctx.with_tag(_tag_text(ctx.tag or "", version))
+    vctx = _other_context(ctx, version)
+    stable = {o.value for o in evaluate(rules, flavor, _other_context(ctx, version, sha="f" * 40))}
+    cache: dict = {}
     for out in evaluate(rules, flavor, vctx):
-        d = _decide_version_tag(out, version, [], rules, flavor, vctx, True)
+        if out.value not in stable:
+            continue
+        d = _decide_version_tag(out, version, [], rules, flavor, vctx, True, cache)
         if d.kind == VERSION:
             return d.tag
     return docker_tag(version)
