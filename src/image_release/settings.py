@@ -85,7 +85,7 @@ DEFAULTS: dict[str, Any] = {
         "template": None,  # a Jinja2 file replacing the default layout
         "file": None,  # default: <output_dir>/release-notes-<version>.md
         "name": "Release {version}",
-        "run": {"ports": [], "env": [], "args": ""},
+        "run": {"ports": [], "env": []},
         "requirements": [],
         "assets": [],  # "digests": attach a file listing every ref and digest
         "replace_assets": False,
@@ -144,7 +144,6 @@ class NotesSettings:
     name: str
     run_ports: tuple[str, ...]
     run_env: tuple[str, ...]
-    run_args: str
     requirements: tuple[str, ...]
     assets: tuple[str, ...]
     replace_assets: bool
@@ -255,14 +254,13 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
     n = d["notes"]
     run = n["run"]
     if not isinstance(run, Mapping):
-        raise ConfigError("release.notes.run must be a mapping", hint="ports: [...], env: [...], args: ''")
+        raise ConfigError("release.notes.run must be a mapping", hint="ports: [...], env: [...]")
     notes = NotesSettings(
         template=p.opt_string(n, "notes.template"),
         file=p.opt_string(n, "notes.file"),
         name=p.string(n, "notes.name"),
         run_ports=p.str_list(run, "notes.run.ports"),
         run_env=tuple(_env_var_name(x, "notes.run.env") for x in p.str_list(run, "notes.run.env")),
-        run_args=p.string(run, "notes.run.args", allow_empty=True),
         requirements=p.str_list(n, "notes.requirements"),
         assets=tuple(_asset(x) for x in p.str_list(n, "notes.assets")),
         replace_assets=p.boolean(n, "notes.replace_assets"),

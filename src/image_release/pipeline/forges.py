@@ -30,9 +30,9 @@ def forge_target(s) -> ForgeTarget:
     env = s.env
     kind = f.type
     if kind == "auto":
-        if f.github_repository or ctx.source == "github":
+        if f.github_repository or ctx.ci == "github":
             kind = "github"
-        elif f.gitlab_project or ctx.source == "gitlab":
+        elif f.gitlab_project or ctx.ci == "gitlab":
             kind = "gitlab"
         else:
             kind = "none"

@@ -85,10 +85,9 @@ def notes_input(s) -> NotesInput:
 
 
 def _previous_from_head(s, git_history):
-    from image_release.core.versions import parse_version
-
-    version = parse_version(s.context.tag)
-    return git_history.pick_previous(version, git_history.version_tags(s.root))
+    """The previous release of a tag that does not exist yet: the highest lower version tag that
+    is an ancestor of HEAD."""
+    return git_history.previous_release(s.root, s.context.tag, ref="HEAD")
 
 
 def release_spec(s, target) -> tuple[ReleaseSpec, str]:

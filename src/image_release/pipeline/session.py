@@ -120,7 +120,7 @@ class Session:
         kv = self.settings.known_versions
         if kv.get("git", True):
             tags += git_repo.tag_names(self.root)
-        if kv.get("remote", True) and ctx.source in ("github", "gitlab"):
+        if kv.get("remote", True) and ctx.ci:
             tags += git_repo.remote_tag_names(self.root)
         versions = known_versions_from_tags(tags)
         if kv.get("registry", True):
@@ -166,7 +166,9 @@ class Session:
         if not hasattr(self, "_engine"):
             from image_release.adapters.engine import Engine
 
-            self._engine = Engine(docker_host=self.env.get("DOCKER_HOST"), out=self._err)
+            # docker_host=None: the SDK reads DOCKER_HOST with its TLS settings (DOCKER_TLS_VERIFY,
+            # DOCKER_CERT_PATH), as GitLab's docker:dind service needs.
+            self._engine = Engine(docker_host=None, out=self._err, env=self.env)
         return self._engine
 
     def path(self, rel: str) -> Path:
