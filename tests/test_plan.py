@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from image_release.adapters.git_repo import read_facts, tag_names
 from image_release.core.context import BRANCH, PR, SCHEDULE, TAG, Context, detect_context
@@ -769,3 +772,113 @@ def test_cli_unreachable_registry_is_a_warning(tmp_path):
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["version"] == "1.2.3"
     assert "warning: could not read the tags of 127.0.0.1:9/team/app" in res.stderr
+
+
+class _TagListServer:
+    """A loopback registry that only answers the tag list of one repository."""
+
+    def __init__(self, repo: str, tags: list[str]):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = json.dumps({"name": repo, "tags": tags}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                if self.path.split("?")[0] == f"/v2/{repo}/tags/list":
+                    code, data = 200, body
+                elif self.path == "/v2/":
+                    code, data = 200, b"{}"
+                else:
+                    code, data = 404, b'{"errors": [{"code": "NAME_UNKNOWN", "message": "unknown"}]}'
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _registry_project(tmp_path: Path, host: str, flavor: str) -> Path:
+    proj = tmp_path / "project"
+    proj.mkdir()
+    (proj / "tasks.py").write_text("from image_release.tasks import ns\n")
+    (proj / "invoke.yaml").write_text(textwrap.dedent(f"""\
+        release:
+          images: [{host}/team/app]
+          flavor: [{flavor}]
+          retry: {{attempts: 1, base_delay: 0, max_delay: 0}}
+        """))
+    return proj
+
+
+def test_cli_backport_with_known_versions_from_the_registry(tmp_path):
+    with _TagListServer("team/app", ["1.2.0", "1.2", "1", "latest", "1.1.4", "1.1"]) as reg:
+        res = _invoke(_registry_project(tmp_path, reg.host, "latest=auto"), "version", "--tag", "v1.1.5", "--json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["tags"] == [f"{reg.host}/team/app:1.1.5", f"{reg.host}/team/app:1.1"]
+    assert "warning" not in res.stderr
+
+
+def test_cli_backport_with_a_suffix_flavor_and_known_versions_from_the_registry(tmp_path):
+    """Known bug in pipeline/session.py (Session._known_versions): the registry's tags are read with
+    known_versions_from_tags, which does not undo the flavor's prefix/suffix. With suffix=-alpine,
+    `1.2.0-alpine` is taken for the prerelease 1.2.0-alpine, so the backport v1.1.5 moves `1-alpine`
+    and `latest` backwards. core.plan.registry_versions(tags, prefix, suffix) undoes them."""
+    tags = ["1.2.0-alpine", "1.2-alpine", "1-alpine", "latest", "1.1.4-alpine", "1.1-alpine"]
+    with _TagListServer("team/app", tags) as reg:
+        res = _invoke(_registry_project(tmp_path, reg.host, "suffix=-alpine"), "version", "--tag", "v1.1.5", "--json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["tags"] == [f"{reg.host}/team/app:1.1.5-alpine", f"{reg.host}/team/app:1.1-alpine"]
+
+
+# -- property: the default rules against a brute-force oracle -----------------------------------
+_small = st.integers(0, 3)
+_versions = st.builds(
+    lambda ma, mi, pa, pre: V(f"{ma}.{mi}.{pa}" + (f"-rc.{pre}" if pre is not None else "")),
+    _small, _small, _small, st.one_of(st.none(), st.integers(1, 2)),
+)
+
+
+_PROPERTY_SETTINGS = {False: S(), True: S(major_zero=True)}
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(_versions, st.lists(_versions, max_size=8), st.booleans())
+def test_property_floating_tags_never_move_backwards(version, known, major_zero):
+    settings = _PROPERTY_SETTINGS[major_zero]
+    plan = make_plan(tag_ctx(f"v{version}"), settings, known_versions=known)
+    stable = [k for k in known if k.prerelease is None and k != version]
+    own = str(version)
+    want = [own]
+    if version.prerelease is None:
+        if not any(k.major == version.major and k.minor == version.minor and k > version for k in stable):
+            want.append(f"{version.major}.{version.minor}")
+        if not any(k.major == version.major and k > version for k in stable) and (version.major or major_zero):
+            want.append(str(version.major))
+        if not any(k > version for k in stable):
+            want.append("latest")
+    assert moved(plan) == want
+    assert plan.make_latest == ("latest" in want)
+    for d in plan.decisions:
+        if not d.move:
+            assert d.reason  # every kept tag says why
+        if d.tag == own:
+            assert d.kind == VERSION and d.move
+
