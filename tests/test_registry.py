@@ -26,7 +26,6 @@ from image_release.errors import ConfigError, DeleteRefused, RegistryError, Regi
 from tests.fixtures.registry_extra import build_and_push, free_port, remove_local
 from tests.fixtures.services import skopeo_digest, skopeo_tags
 
-pytest_plugins = ["tests.fixtures.registry_extra"]
 
 FAST = RetryPolicy(attempts=3, base_delay=0.0, jitter=False)
 

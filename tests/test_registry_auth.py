@@ -30,7 +30,6 @@ from tests.fixtures.registry_extra import (
     USER,
 )
 
-pytest_plugins = ["tests.fixtures.registry_extra"]
 
 FAST = RetryPolicy(attempts=2, base_delay=0.0, jitter=False)
 HELPER_SECRET = "helper-Secret-" + uuid.uuid4().hex
