@@ -1,0 +1,232 @@
+"""A counting HTTP proxy on loopback, put in front of the registry for the traffic benchmark.
+
+Every request that reaches the registry through it is recorded: method, path, status, the bytes the
+client sent (request line, headers and body as they came over the wire, chunk framing included) and
+the bytes it got back. Clients talk to ``127.0.0.1:<proxy port>`` as if it were the registry (Docker
+treats 127.0.0.0/8 as plain HTTP); the ``Host`` header is passed through, so the registry writes
+upload ``Location`` URLs that point back at the proxy.
+
+Only loopback: the proxy listens on 127.0.0.1 and forwards to a 127.0.0.1 upstream.
+
+    with CountingProxy("127.0.0.1:5000") as proxy:
+        ...  # push to proxy.host
+        records = proxy.take()
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
+
+
+@dataclass(frozen=True)
+class Record:
+    method: str
+    path: str
+    status: int
+    sent: int  # bytes from the client: request line + headers + body (wire form)
+    received: int  # bytes back to the client: status line + headers + body
+    agent: str
+
+    @property
+    def kind(self) -> str:
+        """ping | token | tags | manifest | blob-check | blob-upload-start | blob-upload-chunk |
+        blob-upload-end | blob-get | other"""
+        p = urlsplit(self.path).path
+        if p.rstrip("/") == "/v2":
+            return "ping"
+        if "/manifests/" in p:
+            return "manifest"
+        if p.endswith("/tags/list"):
+            return "tags"
+        if "/blobs/uploads" in p:
+            return {"POST": "blob-upload-start", "PATCH": "blob-upload-chunk", "PUT": "blob-upload-end"}.get(
+                self.method, "blob-upload-other")
+        if "/blobs/" in p:
+            return "blob-check" if self.method == "HEAD" else "blob-get"
+        if "token" in p:
+            return "token"
+        return "other"
+
+    @property
+    def blob_digest(self) -> str | None:
+        """The blob digest this request checks or completes (HEAD blobs/<d>, PUT uploads?digest=<d>)."""
+        parts = urlsplit(self.path)
+        if self.kind == "blob-check":
+            return parts.path.rsplit("/", 1)[-1]
+        if self.kind == "blob-upload-end":
+            m = re.search(r"(?:^|&)digest=([^&]+)", parts.query)
+            return unquote(m.group(1)) if m else None
+        if self.kind == "blob-upload-start":  # a monolithic upload or a cross-repository mount
+            m = re.search(r"(?:^|&)(?:digest|mount)=([^&]+)", parts.query)
+            return unquote(m.group(1)) if m else None
+        return None
+
+    @property
+    def manifest_ref(self) -> str | None:
+        if self.kind != "manifest":
+            return None
+        return urlsplit(self.path).path.rsplit("/manifests/", 1)[-1]
+
+
+def summarize(records: list[Record]) -> dict:
+    """Totals and the per-digest counts the traffic target is about."""
+    kinds = Counter(r.kind for r in records)
+    by_method_kind = Counter(f"{r.method} {r.kind}" for r in records)
+    uploads = Counter(r.blob_digest for r in records if r.kind == "blob-upload-end" and r.blob_digest)
+    checks = Counter(r.blob_digest for r in records if r.kind == "blob-check" and r.blob_digest)
+    manifest_puts = [r.manifest_ref for r in records if r.kind == "manifest" and r.method == "PUT"]
+    return {
+        "requests": len(records),
+        "bytes_sent": sum(r.sent for r in records),
+        "bytes_received": sum(r.received for r in records),
+        "kinds": dict(kinds),
+        "by_method_kind": dict(sorted(by_method_kind.items())),
+        "blob_uploads": sum(uploads.values()),
+        "blobs_uploaded_twice": sorted(d for d, n in uploads.items() if n > 1),
+        "blob_checks": sum(checks.values()),
+        "blobs_checked_twice": sorted(d for d, n in checks.items() if n > 1),
+        "manifest_puts": manifest_puts,
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _body(self) -> tuple[bytes, int]:
+        """(decoded body, wire bytes) of the request."""
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            body, wire = bytearray(), 0
+            while True:
+                line = self.rfile.readline()
+                wire += len(line)
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while True:  # trailers up to the empty line
+                        t = self.rfile.readline()
+                        wire += len(t)
+                        if t in (b"\r\n", b"\n", b""):
+                            break
+                    return bytes(body), wire
+                chunk = self.rfile.read(size)
+                body += chunk
+                wire += len(chunk) + len(self.rfile.readline())
+        n = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(n) if n else b""
+        return data, len(data)
+
+    def _forward(self) -> None:
+        head = len(self.requestline) + 2 + len(self.headers.as_bytes())
+        body, wire = self._body()
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP and k.lower() != "content-length"}
+        if body or self.command in ("PUT", "POST", "PATCH"):
+            headers["Content-Length"] = str(len(body))
+        conn = http.client.HTTPConnection(self.server.upstream_host, self.server.upstream_port, timeout=120)
+        try:
+            conn.request(self.command, self.path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            out_headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP]
+            status, reason = resp.status, resp.reason
+        finally:
+            conn.close()
+        self.send_response_only(status, reason)
+        sent_len = False
+        for k, v in out_headers:
+            if k.lower() == "content-length":
+                if self.command == "HEAD":
+                    self.send_header(k, v)
+                    sent_len = True
+                continue
+            self.send_header(k, v)
+        if not sent_len:
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        received = self._last_head
+        if self.command != "HEAD" and data:
+            self.wfile.write(data)
+            received += len(data)
+        self.server.record(Record(self.command, self.path, status, head + wire, received,
+                                  self.headers.get("User-Agent", "")))
+
+    def end_headers(self) -> None:
+        # Measure the header block before it is flushed (BaseHTTPRequestHandler clears the buffer).
+        self._headers_buffer.append(b"\r\n")
+        self._last_head = sum(len(x) for x in self._headers_buffer)
+        self.flush_headers()
+
+    def send_error(self, code, message=None, explain=None) -> None:
+        if not hasattr(self, "_headers_buffer"):
+            self._headers_buffer = []
+        if self.raw_requestline.startswith(b"\x16\x03"):
+            # A TLS ClientHello: dockerd tries HTTPS first on an insecure registry, then plain HTTP.
+            # Not an HTTP request; counted apart and the connection closed, as the registry would.
+            with self.server.lock:
+                self.server.tls_hellos += 1
+            self.close_connection = True
+            return
+        super().send_error(code, message, explain)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _forward
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, upstream: str):
+        host, _, port = upstream.rpartition(":")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"upstream must be on loopback, not {upstream}")
+        self.upstream_host, self.upstream_port = host, int(port)
+        self.records: list[Record] = []
+        self.tls_hellos = 0
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def record(self, r: Record) -> None:
+        with self.lock:
+            self.records.append(r)
+
+
+class CountingProxy:
+    def __init__(self, upstream: str = "127.0.0.1:5000"):
+        self._server = _Server(upstream)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> "CountingProxy":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="counting-proxy", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def take(self) -> list[Record]:
+        """The records so far, and start counting afresh."""
+        with self._server.lock:
+            out, self._server.records = self._server.records, []
+        return out
+
+    def __enter__(self) -> "CountingProxy":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
