@@ -308,12 +308,18 @@ def _local_tag(ctx: Context, settings, version: Version | None, decisions) -> st
             if d.kind == VERSION:
                 return d.tag
         return docker_tag(version)
-    text = settings.build.dev_tag.format(
-        branch=ctx.branch or "detached",
-        short_sha=ctx.short_sha or "nosha",
-        sha=ctx.sha or "nosha",
-        pr=ctx.pr_number or "",
-    )
+    try:
+        text = settings.build.dev_tag.format(
+            branch=ctx.branch or "detached",
+            short_sha=ctx.short_sha or "nosha",
+            sha=ctx.sha or "nosha",
+            pr=ctx.pr_number or "",
+        )
+    except (KeyError, IndexError, ValueError, AttributeError) as e:
+        raise ConfigError(
+            f"release.build.dev_tag {settings.build.dev_tag!r} is not a valid template ({type(e).__name__}: {e})",
+            hint="use the fields {branch}, {short_sha}, {sha} and {pr}, e.g. dev_tag: '{branch}-{short_sha}'",
+        ) from None
     return _sanitize(text)
 
 
