@@ -882,3 +882,25 @@ def test_property_floating_tags_never_move_backwards(version, known, major_zero)
         if d.tag == own:
             assert d.kind == VERSION and d.move
 
+
+
+@pytest.mark.parametrize(
+    "dev_tag, ctx, want",
+    [
+        ("{branch}-{short_sha}", branch_ctx("feature/a b"), "feature-a-b-860c190"),
+        ("pr-{pr}-{sha}", pr_ctx(5), f"pr-5-{SHA}"),
+        ("dev", branch_ctx("main"), "dev"),
+        ("{branch}", Context(event=BRANCH, ref="HEAD"), "detached"),
+        ("..{branch}", branch_ctx("x"), "x"),
+        ("{branch}-" + "y" * 200, branch_ctx("x"), ("x-" + "y" * 200)[:128]),
+    ],
+)
+def test_local_tag_of_builds_that_are_not_releases(dev_tag, ctx, want):
+    assert make_plan(ctx, S(build={"dev_tag": dev_tag})).local_tag == want
+
+
+@pytest.mark.parametrize("dev_tag", ["{nope}", "{branch", "{0}", "{branch.x}"])
+def test_bad_dev_tag_template_is_a_config_error(dev_tag):
+    with pytest.raises(ConfigError) as info:
+        make_plan(branch_ctx("main"), S(build={"dev_tag": dev_tag}))
+    assert "release.build.dev_tag" in info.value.message and "{short_sha}" in info.value.hint
