@@ -695,9 +695,10 @@ def _project(tmp_path: Path, extra_yaml: str = "") -> Path:
     return proj
 
 
-def _invoke(proj: Path, *args: str) -> subprocess.CompletedProcess:
+def _invoke(proj: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GITHUB_", "GITLAB_", "CI_", "INVOKE_", "RUNNER_")) and k != "CI"}
+    env.update(extra_env)
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=proj, env=env, capture_output=True,
@@ -722,6 +723,18 @@ def test_cli_bad_tag_stops_the_whole_chain_before_anything_runs(tmp_path):
     assert res.returncode == 2, res
     assert res.stderr.count("error:") == 1 and "'v1.2' is not a SemVer version tag" in res.stderr
     assert "build" not in res.stdout.lower() and not (proj / "dist").exists()
+
+
+def test_cli_bad_tag_from_the_environment_is_refused_too(tmp_path):
+    res = _invoke(_project(tmp_path), "version", INVOKE_RELEASE_TAG="v1.2")
+    assert res.returncode == 2 and "'v1.2' is not a SemVer version tag" in res.stderr
+    assert "vMAJOR.MINOR.PATCH" in res.stderr and res.stdout == ""
+
+
+def test_cli_version_outside_git_without_tag_says_what_to_do(tmp_path):
+    res = _invoke(_project(tmp_path), "version")
+    assert res.returncode == 2, res
+    assert "no release context" in res.stderr and "--tag v1.2.3" in res.stderr
 
 
 def test_cli_version_json(tmp_path):
