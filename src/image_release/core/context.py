@@ -236,7 +236,7 @@ def _from_gitlab(env: Mapping[str, str], now: datetime) -> Context:
 
 def _from_git(facts: GitFacts, now: datetime, require: bool) -> Context:
     common = dict(sha=facts.sha, default_branch=facts.default_branch, source="git", timestamp=now,
-                  commit_date=facts.commit_date)
+                  commit_date=facts.commit_date, **_remote_location(facts.remote_url))
     if facts.exact_tags and require:
         tag = _pick_tag(facts.exact_tags)
         return Context(event=TAG, ref=f"refs/tags/{tag}", tag=tag, **common)
@@ -250,6 +250,22 @@ def _from_git(facts: GitFacts, now: datetime, require: bool) -> Context:
             hint="pass --tag v1.2.3, or run inside a git checkout",
         )
     return Context(event=BRANCH, ref="HEAD", **common)
+
+
+def _remote_location(remote_url: str | None) -> dict:
+    """server_url and repository from the origin remote (credentials dropped), for labels and links."""
+    if not remote_url:
+        return {}
+    from image_release.core.changelog import web_url_from_remote
+
+    web = web_url_from_remote(remote_url)
+    if not web:
+        return {}
+    scheme, _, rest = web.partition("://")
+    host, _, path = rest.partition("/")
+    if not path:
+        return {}
+    return {"server_url": f"{scheme}://{host}", "repository": path}
 
 
 def _pick_tag(tags: tuple[str, ...]) -> str:

@@ -392,17 +392,24 @@ def known_versions_from_tags(tags: Iterable[str]) -> list[Version]:
     return out
 
 
-def registry_versions(tags: Iterable[str], plan_like_prefix: str = "", suffix: str = "") -> list[Version]:
-    """Versions among a registry's tags, undoing a flavor prefix/suffix (``+`` was written as ``-``)."""
+def versions_in_registry(tags: Iterable[str], settings) -> list[Version]:
+    """:func:`registry_versions` with the prefix and suffix of the settings' flavor."""
+    flavor = parse_flavor(settings.flavor)
+    return registry_versions(tags, flavor.prefix, flavor.suffix)
+
+
+def registry_versions(tags: Iterable[str], prefix: str = "", suffix: str = "") -> list[Version]:
+    """Versions among a registry's tags, undoing a flavor prefix and suffix (``1.2.0-alpine`` with
+    ``suffix=-alpine`` is 1.2.0, not the prerelease ``1.2.0-alpine``)."""
+    from image_release.core.versions import parse_tag_lenient
+
     out = []
     for t in tags:
-        if plan_like_prefix and not t.startswith(plan_like_prefix):
+        if prefix and not t.startswith(prefix):
             continue
         if suffix and not t.endswith(suffix):
             continue
-        body = t[len(plan_like_prefix): len(t) - len(suffix) if suffix else None]
-        from image_release.core.versions import parse_tag_lenient
-
+        body = t[len(prefix): len(t) - len(suffix) if suffix else None]
         v = parse_tag_lenient(body)
         if v is not None:
             out.append(v)

@@ -679,14 +679,15 @@ class _Env:
         self._cache: dict = {}
 
     def is_default_branch(self) -> bool:
-        # metadata-action: the ref minus refs/heads/ equals the repository's default branch; events
-        # that always run on the default branch's last commit (schedule) count too.
+        # metadata-action: the ref minus refs/heads/ equals the repository's default branch. A
+        # schedule counts as the default branch only when the branch is unknown (GitHub runs
+        # schedules there); GitLab schedules name their branch, which may be another one.
         ref = self.ctx.ref or ""
         name = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else ref
         if not name:
             return False
-        if self.ctx.default_branch and name == self.ctx.default_branch:
-            return True
+        if self.ctx.default_branch:
+            return name == self.ctx.default_branch
         return self.is_schedule
 
     def base_ref(self) -> str:

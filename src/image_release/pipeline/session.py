@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from image_release.core.context import Context, detect_context
-from image_release.core.plan import ReleasePlan, known_versions_from_tags, make_plan
+from image_release.core.plan import ReleasePlan, known_versions_from_tags, make_plan, versions_in_registry
 from image_release.errors import ReleaseError
 from image_release.pipeline.redact import Redactor
 from image_release.settings import Settings, parse_settings
@@ -129,7 +129,7 @@ class Session:
             for image in default_images(ctx, self.settings.images):
                 try:
                     name, client = self.registry_for(image)
-                    versions += known_versions_from_tags(client.list_tags(name.repository))
+                    versions += versions_in_registry(client.list_tags(name.repository), self.settings)
                 except ReleaseError as e:
                     warnings.append(
                         f"could not read the tags of {image} ({e.message}); floating tags are decided from git tags only"

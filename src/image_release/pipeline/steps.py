@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from image_release.core.plan import FLOATING, VERSION, explain, known_versions_from_tags
+from image_release.core.plan import FLOATING, explain, versions_in_registry
 from image_release.errors import BuildError, ConfigError, PublishError, ReleaseError
 
 CHAIN = ("build", "tag", "push", "release")
@@ -249,7 +249,7 @@ def _floating_owner(s, tag: str, versions):
 
 def _lost_race_ok(s, client, repo, tag) -> bool:
     """A floating tag that now points elsewhere is fine when a higher version owns it."""
-    versions = known_versions_from_tags(client.list_tags(repo)) + list(s.plan.known_versions)
+    versions = versions_in_registry(client.list_tags(repo), s.settings) + list(s.plan.known_versions)
     owner = _floating_owner(s, tag, versions)
     return owner is not None and s.plan.version is not None and owner > s.plan.version
 
@@ -263,7 +263,7 @@ def _repair_floating(s, client, repo, image) -> None:
         return
     from image_release.core.plan import version_tag_of
 
-    versions = known_versions_from_tags(client.list_tags(repo)) + list(plan.known_versions)
+    versions = versions_in_registry(client.list_tags(repo), s.settings) + list(plan.known_versions)
     for tag in floating:
         owner = _floating_owner(s, tag, versions)
         if owner is None:
