@@ -7,6 +7,16 @@ Prints one JSON object on the last line of stdout: seconds per phase (``phases``
 included in their parents), the subprocesses started (``subprocesses``: argv[0:3] and seconds each),
 and ``total`` (from this script's start to the end of the run; interpreter start-up before it is about
 20 ms). The tool's own output goes to stderr.
+
+What-if runs (``BENCH_WHATIF=probe,tag,registry-read``) patch the tool in this process only, to measure
+what a proposed fix would save before anyone writes it (src/ is not touched):
+
+- ``probe``: the BuildKit probe answers at once with what it found last time (/usr/bin/docker, classic
+  CLI), as a probe result cached across runs would;
+- ``tag``: the local ``docker tag`` step is skipped (the extra tags are published as manifests; nothing
+  reads the local tags);
+- ``registry-read``: planning reads the versions from git tags only (no registry client, no requests
+  import), as a build that publishes nothing could.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ T0 = time.perf_counter()
 import contextlib  # noqa: E402
 import functools  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
@@ -79,6 +90,19 @@ def main(argv: list[str]) -> int:
     timed(engine.Engine, "push", "  push: engine push (SDK, first tag)")
     for name in ("head_manifest", "get_manifest", "put_manifest", "list_tags"):
         timed(registry.RegistryClient, name, f"  registry {name}")
+
+    whatif = {w.strip() for w in os.environ.get("BENCH_WHATIF", "").split(",") if w.strip()}
+    if "probe" in whatif:
+        cached = engine._BuildKitClient("/usr/bin/docker", "classic-cli", None)
+        engine.Engine._buildkit = lambda self: (cached, ())
+    if "tag" in whatif:
+        steps.tag_step = lambda s: s.done.add("tag")
+    if "registry-read" in whatif:
+        from image_release.adapters import git_repo
+        from image_release.core.plan import known_versions_from_tags
+
+        session.Session._known_versions = lambda self, ctx, warnings: known_versions_from_tags(
+            git_repo.tag_names(self.root))
 
     from invoke.main import program
     from image_release.tasks._executor import ReleaseExecutor

@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -128,6 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
         return data, len(data)
 
     def _forward(self) -> None:
+        if self.server.delay:
+            time.sleep(self.server.delay)  # a registry farther away than loopback: one round trip per request
         head = len(self.requestline) + 2 + len(self.headers.as_bytes())
         body, wire = self._body()
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP and k.lower() != "content-length"}
@@ -140,6 +143,9 @@ class _Handler(BaseHTTPRequestHandler):
             data = resp.read()
             out_headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP]
             status, reason = resp.status, resp.reason
+        except OSError as exc:  # the registry is down: answer as a gateway would, and count it
+            data = f"upstream {self.server.upstream_host}:{self.server.upstream_port}: {exc}\n".encode()
+            out_headers, status, reason = [("Content-Type", "text/plain")], 502, "Bad Gateway"
         finally:
             conn.close()
         self.send_response_only(status, reason)
@@ -186,7 +192,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, upstream: str):
+    def __init__(self, upstream: str, delay: float = 0.0):
+        self.delay = delay
         host, _, port = upstream.rpartition(":")
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"upstream must be on loopback, not {upstream}")
@@ -202,8 +209,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class CountingProxy:
-    def __init__(self, upstream: str = "127.0.0.1:5000"):
-        self._server = _Server(upstream)
+    """``delay``: seconds added before each request is forwarded (a simulated network round trip)."""
+
+    def __init__(self, upstream: str = "127.0.0.1:5000", delay: float = 0.0):
+        self._server = _Server(upstream, delay)
         self._thread: threading.Thread | None = None
 
     @property
