@@ -7,6 +7,7 @@ plan -> build -> tag -> publish (version tag, floating tags, read-back, race rep
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -16,11 +17,25 @@ from image_release.errors import BuildError, ConfigError, PublishError, ReleaseE
 CHAIN = ("build", "tag", "push", "release")
 
 
+def _once(name: str):
+    """Run a step once per session, however many tasks of the chain ask for it."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def run(s, *args, **kwargs):
+            if name in s.done:
+                return None
+            s.done.add(name)
+            return fn(s, *args, **kwargs)
+
+        return run
+
+    return decorate
+
+
 # -- plan -----------------------------------------------------------------------------------
+@_once("version")
 def plan_step(s, *, as_json: bool = False) -> None:
-    if "version" in s.done:
-        return
-    s.done.add("version")
     plan = s.plan
     if as_json:
         s.say(json.dumps(plan.to_dict(), indent=2))
@@ -46,12 +61,10 @@ def plan_step(s, *, as_json: bool = False) -> None:
 
 def check_build_inputs(s) -> None:
     b = s.settings.build
-    context = s.path(b.context)
+    context, dockerfile = _build_paths(s)
     if not context.is_dir():
         raise BuildError(f"build context {context} is not a directory",
                          hint="set release.build.context to the folder holding your sources (default: .)")
-    dockerfile = Path(b.dockerfile)
-    dockerfile = dockerfile if dockerfile.is_absolute() else context / dockerfile
     if not dockerfile.is_file():
         raise BuildError(f"no Dockerfile at {dockerfile}",
                          hint="create it, or set release.build.dockerfile (relative to the build context)")
@@ -80,10 +93,8 @@ def preflight_forge(s) -> None:
 
 
 # -- build ----------------------------------------------------------------------------------
+@_once("build")
 def build_step(s) -> None:
-    if "build" in s.done:
-        return
-    s.done.add("build")
     plan = s.plan
     spec = _resolved_spec(s)
     if s.dry_run:
@@ -100,21 +111,24 @@ def build_step(s) -> None:
         s.say(f"nothing is pushed: {plan.push_reason}")
 
 
+def _build_paths(s) -> tuple[Path, Path]:
+    """The build context (relative to the project) and the Dockerfile (relative to the context)."""
+    b = s.settings.build
+    context = s.path(b.context)
+    dockerfile = Path(b.dockerfile)
+    return context, dockerfile if dockerfile.is_absolute() else context / dockerfile
+
+
 def _resolved_spec(s):
     from dataclasses import replace
 
-    spec = s.plan.build
-    context = s.path(spec.context)
-    dockerfile = Path(spec.dockerfile)
-    dockerfile = dockerfile if dockerfile.is_absolute() else context / dockerfile
-    return replace(spec, context=str(context), dockerfile=str(dockerfile))
+    context, dockerfile = _build_paths(s)
+    return replace(s.plan.build, context=str(context), dockerfile=str(dockerfile))
 
 
 # -- tag ------------------------------------------------------------------------------------
+@_once("tag")
 def tag_step(s) -> None:
-    if "tag" in s.done:
-        return
-    s.done.add("tag")
     plan = s.plan
     refs = [r for r in plan.refs() if r not in s.results.built_refs]
     if not refs:
@@ -133,17 +147,27 @@ def _require_image(s) -> None:
 
 
 # -- publish --------------------------------------------------------------------------------
+@_once("push")
 def publish_step(s) -> None:
-    if "push" in s.done:
-        return
-    s.done.add("push")
     plan = s.plan
     if not plan.push:
         s.say(f"push: skipped ({plan.push_reason})")
         return
     for image in plan.images:
         with s.group(f"publish {image}"):
-            _publish_image(s, image)
+            try:
+                _publish_image(s, image)
+            except PublishError:
+                raise
+            except ReleaseError as e:  # a read or write after the version tag: say what is already out
+                if not s.results.published:
+                    raise
+                raise PublishError(
+                    f"publishing {image} stopped: {e.message}",
+                    hint=(f"{e.hint}; then " if e.hint else "") + "re-run the same command: it converges "
+                    "(tags already published stay as they are)",
+                    published=tuple(s.results.published),
+                ) from None
     s.reporter.set_outputs({"digest": s.results.digest or "", "tags": "\n".join(s.results.published)})
 
 
@@ -172,8 +196,8 @@ def _publish_image(s, image: str) -> None:
         _require_image(s)
         from image_release.adapters.registry_auth import docker_auth_config
 
-        digest = s.engine().push(ref, docker_auth_config(client.credentials))
-    published: list[str] = []
+        digest = _push_with_retry(s, ref, docker_auth_config(client.credentials))
+    published = s.results.published  # grows as each tag lands, so a failure can list what is out
     landed = client.head_manifest(repo, primary)
     if landed is None or landed.digest != digest:
         raise PublishError(
@@ -193,7 +217,7 @@ def _publish_image(s, image: str) -> None:
             raise PublishError(
                 f"could not tag {image}:{tag}: {e.message}",
                 hint="re-run the same command: it converges (tags already published stay as they are)",
-                published=tuple(published + s.results.published),
+                published=tuple(published),
             ) from None
         published.append(f"{image}:{tag}")
         s.say(f"tagged {image}:{tag} -> {digest[:19]}")
@@ -207,9 +231,8 @@ def _publish_image(s, image: str) -> None:
             raise PublishError(
                 f"{image}:{tag} resolves to {info.digest if info else 'nothing'}, not {digest}",
                 hint="re-run the same command to converge",
-                published=tuple(published + s.results.published),
+                published=tuple(published),
             )
-    s.results.published.extend(published)
     s.results.digest = digest
 
     # 4. A concurrent release may have moved a floating tag after us: repair towards the highest.
@@ -225,6 +248,38 @@ def _publish_image(s, image: str) -> None:
         for line in report.lines():
             s.say(f"replace {image}:{primary}: {line}")
         s.results.cleanup_lines.extend(report.lines())
+
+
+def _push_with_retry(s, ref: str, auth) -> str:
+    """The engine's push of the version tag, retried like the registry client's calls when the registry
+    failed transiently (5xx, 408, 429, connection trouble). Any failure says that nothing of this image
+    was published (floating tags are only put after this push) and how to finish."""
+    import time
+
+    from image_release.adapters.http_retry import RETRY_STATUSES, RetryPolicy
+    from image_release.errors import RegistryError, RegistryUnreachable
+
+    st = s.settings
+    policy = RetryPolicy(attempts=st.retry_attempts, base_delay=st.retry_base_delay, max_delay=st.retry_max_delay)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return s.engine().push(ref, auth)
+        except ReleaseError as e:
+            transient = isinstance(e, RegistryUnreachable) or (
+                isinstance(e, RegistryError) and e.status in RETRY_STATUSES)
+            if transient and attempt < policy.attempts:
+                wait = policy.backoff(attempt)
+                s.warn(f"retry push {ref}: {e.message}; attempt {attempt + 1}/{policy.attempts} in {wait:.2f}s")
+                time.sleep(wait)
+                continue
+            tries = f" (after {attempt} attempts)" if attempt > 1 else ""
+            raise PublishError(
+                f"{e.message}{tries}; {ref} was not published and no floating tag was touched",
+                hint=(f"{e.hint}; then " if e.hint else "") + "re-run the same command",
+                published=tuple(s.results.published),
+            ) from None
 
 
 def _deleter(s, image):
@@ -278,10 +333,8 @@ def _repair_floating(s, client, repo, image) -> None:
 
 
 # -- release --------------------------------------------------------------------------------
+@_once("release")
 def release_step(s) -> None:
-    if "release" in s.done:
-        return
-    s.done.add("release")
     plan = s.plan
     if not plan.release:
         s.say(f"release: skipped ({plan.release_reason})")
@@ -306,8 +359,18 @@ def release_step(s) -> None:
         s.say(f"release notes written to {path}")
         _summary(s)
         return
-    client = client_for(s, target)
-    result = client.publish_release(spec)
+    try:
+        client = client_for(s, target)
+        result = client.publish_release(spec)
+    except ReleaseError as e:
+        if not s.results.published:
+            raise
+        raise PublishError(
+            f"the images are published, but the {target.kind} release for {spec.tag} failed: {e.message}",
+            hint=(f"{e.hint}; then " if e.hint else "") + "re-run the same command: the images stay as they "
+            "are and the release is created or updated, never duplicated",
+            published=tuple(s.results.published),
+        ) from None
     s.results.release_url = result.url
     s.say(f"release {'created' if result.created else 'updated'}: {result.url}")
     s.reporter.set_outputs({"release-url": result.url})
