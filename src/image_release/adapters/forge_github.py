@@ -102,6 +102,7 @@ class GitHubForge:
         seconds_between_requests: float | None = 0.25,
         seconds_between_writes: float | None = 1.0,
         per_page: int = 100,
+        log: Any = None,
     ) -> None:
         owner, _, name = (repository or "").strip().partition("/")
         if not owner or not name or "/" in name:
@@ -117,6 +118,7 @@ class GitHubForge:
         self.seconds_between_requests = seconds_between_requests
         self.seconds_between_writes = seconds_between_writes
         self.per_page = per_page
+        self.log = log  # a callable taking one line: each retry is logged (no secrets in it)
         self.__token = token or ""
         self._gh: Any = None
 
@@ -130,7 +132,20 @@ class GitHubForge:
         if self._gh is None:
             from github import Auth, Github, GithubRetry
 
-            retry = GithubRetry(
+            log, limit = self.log, self.retries
+
+            class _LoggedRetry(GithubRetry):
+                def increment(self, method=None, url=None, response=None, error=None, _pool=None,
+                              _stacktrace=None):
+                    new = super().increment(method, url, response, error, _pool, _stacktrace)
+                    if log is not None:
+                        from urllib.parse import urlsplit
+
+                        why = f"HTTP {response.status}" if response is not None else type(error).__name__
+                        log(f"retry {method} {urlsplit(url or '').path}: {why}; retry {len(new.history)} of {limit}")
+                    return new
+
+            retry = _LoggedRetry(
                 total=self.retries,
                 backoff_factor=self.backoff_factor,
                 status_forcelist=list(RETRY_STATUSES),

@@ -73,7 +73,8 @@ def client_for(s, target: ForgeTarget):
     if target.kind == "github":
         from image_release.adapters.forge_github import GitHubForge
 
-        return GitHubForge(target.project, token, api_url=target.api_url, retries=st.retry_attempts)
+        return GitHubForge(target.project, token, api_url=target.api_url, retries=st.retry_attempts,
+                           backoff_factor=st.retry_base_delay, log=s.warn)
     from image_release.adapters.forge_gitlab import GitLabForge
 
     if target.job_token:
