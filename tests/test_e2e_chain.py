@@ -233,3 +233,23 @@ def test_clean_keeps_the_newest_versions(project):
     tags = skopeo_tags(project.image)
     assert "1.0.0" not in tags
     assert {"1.1.0", "1.2.0", "latest", "1", "1.2", "1.1"} <= set(tags)
+
+
+def test_composed_into_a_projects_own_tasks(project):
+    """The README's composition: the collection under a name, beside the project's own tasks."""
+    (project.path / "tasks.py").write_text(
+        "from invoke import Collection, task\n"
+        "import image_release.tasks\n\n"
+        "@task\n"
+        "def lint(c):\n"
+        "    print('linted')\n\n"
+        "ns = Collection(lint)\n"
+        "ns.add_collection(image_release.tasks.ns, name='image')\n"
+        "ns.configure(image_release.tasks.config())\n"
+    )
+    listing = project.invoke("--list").stdout
+    assert "image.release" in listing and "lint" in listing
+    out = project.invoke("lint", "image.version", "--tag", "v4.0.0", "image.push")
+    assert "linted" in out.stdout
+    assert out.stdout.count("release plan: version 4.0.0") == 1
+    assert sorted(skopeo_tags(project.image)) == ["4", "4.0", "4.0.0", "latest"]
