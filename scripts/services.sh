@@ -48,6 +48,10 @@ start_dockerd() {
   if docker_up; then say "dockerd already running at $SOCK"; return 0; fi
   say "starting dockerd (bridge none, no iptables, socket $SOCK)"
   mkdir -p "$STATE"
+  # A pidfile left by a dockerd that is gone (machine reused) would make the new one refuse to start.
+  if [ -f "$STATE/dockerd.pid" ] && ! kill -0 "$(cat "$STATE/dockerd.pid")" 2>/dev/null; then
+    rm -f "$STATE/dockerd.pid"
+  fi
   # setsid: keep dockerd out of the caller's process group, so stop is explicit.
   setsid dockerd --bridge=none --iptables=false --ip-masq=false --host "unix://$SOCK" \
     --data-root "${IR_DOCKER_ROOT:-/var/lib/docker}" --exec-root "$STATE/exec" \
