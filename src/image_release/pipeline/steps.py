@@ -226,8 +226,8 @@ def _publish_image(s, image: str) -> None:
     for tag in plan.tags:
         info = client.head_manifest(repo, tag)
         if info is None or info.digest != digest:
-            if plan.moved[tag].kind == FLOATING and _lost_race_ok(s, client, repo, tag):
-                continue
+            if plan.moved[tag].kind == FLOATING:
+                continue  # a concurrent release moved it since our put: step 4 puts it on its owner
             raise PublishError(
                 f"{image}:{tag} resolves to {info.digest if info else 'nothing'}, not {digest}",
                 hint="re-run the same command to converge",
@@ -300,13 +300,6 @@ def _floating_owner(s, tag: str, versions):
     from image_release.core.plan import owner_of_tag
 
     return owner_of_tag(tag, versions, s.settings, s.context)
-
-
-def _lost_race_ok(s, client, repo, tag) -> bool:
-    """A floating tag that now points elsewhere is fine when a higher version owns it."""
-    versions = versions_in_registry(client.list_tags(repo), s.settings) + list(s.plan.known_versions)
-    owner = _floating_owner(s, tag, versions)
-    return owner is not None and s.plan.version is not None and owner > s.plan.version
 
 
 def _repair_floating(s, client, repo, image) -> None:
