@@ -14,7 +14,12 @@ tool's own client, ``python-requests``). Each rule fires for its next ``times`` 
 * ``delay``: waits ``seconds`` (capped, interruptible), then drops the connection without an
   answer, or forwards the request when ``then="forward"``;
 * ``status``: answers that status at once (500/502/503/504, 408, 429 with ``Retry-After``, any 4xx),
-  with a registry-style (``{"errors": [...]}``) or GitHub-style (``{"message": ...}``) JSON body.
+  with a registry-style (``{"errors": [...]}``) or GitHub-style (``{"message": ...}``) JSON body;
+* ``hold``: waits until ``event`` is set (at most ``seconds``), then forwards: orders two clients' requests
+  without sleeping, for races;
+* ``pass``: forwards as usual (for its callbacks).
+
+Any rule may have ``before`` (called when it matches) and ``after`` (called once the answer went back).
 
 Every request is recorded (:attr:`FaultProxy.log`: method, path, agent, what happened, status), and
 each rule counts its hits (:attr:`Rule.hits`). Loopback only (the upstream must be a loopback host),
@@ -60,6 +65,9 @@ class Rule:
     seconds: float = 0.0
     then: str = "drop"  # for delay: "drop" or "forward"
     agent: re.Pattern | None = None
+    event: threading.Event | None = None
+    before: Any = None
+    after: Any = None
     hits: int = 0
 
     def matches(self, method: str, path: str, agent: str) -> bool:
@@ -141,8 +149,9 @@ class FaultProxy:
     # -- rules -------------------------------------------------------------------------------
     def add(self, method: str, path: str, action: str, *, times: int | None = 1, status: int | None = None,
             retry_after: str | int | None = None, headers: dict[str, str] | None = None, body: Any = None,
-            seconds: float = 0.0, then: str = "drop", agent: str | None = None) -> Rule:
-        if action not in ("reset", "delay", "status"):
+            seconds: float = 0.0, then: str = "drop", agent: str | None = None,
+            event: threading.Event | None = None, before: Any = None, after: Any = None) -> Rule:
+        if action not in ("reset", "delay", "status", "hold", "pass"):
             raise ValueError(f"unknown fault action {action!r}")
         if action == "status" and not (status and 400 <= status <= 599):
             raise ValueError("a status fault needs a 4xx or 5xx status")
@@ -150,7 +159,8 @@ class FaultProxy:
         if retry_after is not None:
             hdrs["Retry-After"] = str(retry_after)
         rule = Rule(method.upper(), re.compile(path), action, times, status, hdrs, body,
-                    min(float(seconds), MAX_DELAY), then, re.compile(agent) if agent else None)
+                    min(float(seconds), MAX_DELAY), then, re.compile(agent) if agent else None,
+                    event, before, after)
         with self.lock:
             self.rules.append(rule)
         return rule
@@ -163,6 +173,9 @@ class FaultProxy:
 
     def status(self, method: str, path: str, status: int, **kw: Any) -> Rule:
         return self.add(method, path, "status", status=status, **kw)
+
+    def hold(self, method: str, path: str, event: threading.Event, seconds: float = 30.0, **kw: Any) -> Rule:
+        return self.add(method, path, "hold", event=event, seconds=seconds, **kw)
 
     def clear(self) -> None:
         with self.lock:
@@ -243,6 +256,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._abort(rst=True)
             return
         rule = p._match(method, path, agent)
+        if rule is not None and rule.before is not None:
+            rule.before()
+        if rule is not None and rule.action == "hold":
+            assert rule.event is not None
+            rule.event.wait(rule.seconds)
         if rule is not None and rule.action == "reset":
             p._record(Seen(method, path, agent, "reset", None))
             self._abort(rst=True)
@@ -272,6 +290,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
             return
         self._forward(method, path, agent, body)
+        if rule is not None and rule.after is not None:
+            rule.after()
 
     def _forward(self, method: str, path: str, agent: str, body: bytes) -> None:
         p = self.owner
