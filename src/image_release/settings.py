@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "tags": list(DEFAULT_TAG_RULES),  # docker/metadata-action `tags:` lines
     "flavor": list(DEFAULT_FLAVOR),  # docker/metadata-action `flavor:` lines
     "major_zero": False,  # publish the major tag `0` for 0.y.z versions
+    "allow_dirty": False,  # build a release from a working tree with uncommitted changes to tracked files
     "output_dir": "dist",
     "project": {
         "title": None,  # default: the repository name
@@ -172,6 +173,7 @@ class Settings:
     clean: CleanSettings
     forge: ForgeSettings
     notes: NotesSettings
+    allow_dirty: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -283,6 +285,7 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
         tags=p.str_list(d, "tags", allow_empty_items=False),
         flavor=p.str_list(d, "flavor"),
         major_zero=p.boolean(d, "major_zero"),
+        allow_dirty=p.boolean(d, "allow_dirty"),
         output_dir=p.string(d, "output_dir"),
         project={k: p.opt_string(d["project"], f"project.{k}") for k in d["project"]},
         build=build,

@@ -68,10 +68,32 @@ def check_build_inputs(s) -> None:
     if not dockerfile.is_file():
         raise BuildError(f"no Dockerfile at {dockerfile}",
                          hint="create it, or set release.build.dockerfile (relative to the build context)")
+    _check_clean_tree(s)
     for secret in b.secrets:
         if secret.env and not s.env.get(secret.env):
             raise BuildError(f"build secret {secret.id!r}: environment variable {secret.env} is not set",
                              hint=f"export {secret.env} before the build (its value never goes into the image)")
+
+
+def _check_clean_tree(s) -> None:
+    """A release is built from its tag's commit: uncommitted changes to tracked files would go into the
+    image without being in the tag. An error (a warning in a dry run) unless release.allow_dirty."""
+    if s.plan.version is None or s.settings.allow_dirty:
+        return
+    from image_release.adapters.git_repo import is_dirty
+
+    if not is_dirty(s.root):
+        return
+    message = (f"the working tree {s.root} has uncommitted changes to tracked files: the image of "
+               f"{s.context.tag} would not match its commit")
+    hint = ("commit or stash them (`git status` lists them), or set release.allow_dirty: true "
+            "(INVOKE_RELEASE_ALLOW_DIRTY=1) to release anyway")
+    if s.dry_run:
+        s.warn(f"{message} ({hint})")
+        return
+    from image_release.errors import GitError
+
+    raise GitError(message, hint=hint)
 
 
 def preflight_registries(s) -> None:
