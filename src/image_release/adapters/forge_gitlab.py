@@ -27,141 +27,26 @@ Decisions (GitLab differs from GitHub):
 - A re-run updates the existing release; a ``409 Release already exists`` from a
   concurrent job is treated the same way.
 
-python-gitlab is imported lazily. Every client is built with ``retry_transient_errors=True``
-(5xx, 52x and connection errors are retried with backoff), honours ``429`` with
-``Retry-After`` through the same retries, and has a timeout.
+python-gitlab is imported lazily. The client, its retries and timeout and the error
+translation are ``image_release.adapters.gitlab_api.GitLabApi``'s, shared with the registry
+adapter; this module sets the release wording of the errors.
 """
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote
 
+from image_release.adapters.gitlab_api import AUTH_HINT, GitLabApi, is_insufficient_scope, server_message
 from image_release.core.release_spec import Link, ReleaseResult, ReleaseSpec
-from image_release.errors import AuthError, ConfigError, ForgeError, ReleaseError
+from image_release.errors import AuthError, ForgeError
 
 #: The longest release description GitLab stores (``description`` is a text column limited
 #: to 1,000,000 characters by the Release model). The notes module should cut to this.
 BODY_LIMIT = 1_000_000
 
 DEVELOPER_ACCESS = 30
-
-_AUTH_HINT = (
-    "in a GitLab CI job pass CI_JOB_TOKEN as the job token; elsewhere use a personal, project "
-    "or group access token with the `api` scope (and at least the Developer role)"
-)
-
-
-# --------------------------------------------------------------------------- shared helpers
-# (also used by image_release.adapters.gitlab_registry)
-
-
-def base_url(url: str) -> str:
-    """GitLab's root URL: CI_SERVER_URL as is, or CI_API_V4_URL without its ``/api/v4``."""
-    url = url.strip().rstrip("/")
-    return url[: -len("/api/v4")] if url.endswith("/api/v4") else url
-
-
-def connect(url: str, token: str | None, job_token: str | None, timeout: float) -> Any:
-    """A python-gitlab client with retries and a timeout. Raises AuthError without a token."""
-    if token and job_token:
-        raise ConfigError(
-            "Both a GitLab token and a job token were given",
-            hint="give one: the job token (CI_JOB_TOKEN) in CI, or a personal/project access token",
-        )
-    if not token and not job_token:
-        raise AuthError("No GitLab token is configured", hint=_AUTH_HINT)
-    import gitlab  # lazy: keep `invoke --list` fast
-
-    return gitlab.Gitlab(
-        url,
-        private_token=token or None,
-        job_token=job_token or None,
-        timeout=timeout,
-        retry_transient_errors=True,
-    )
-
-
-def server_message(err: Any) -> str:
-    """The message GitLab sent with an error, short and on one line (never a token)."""
-    msg = getattr(err, "error_message", None) or str(err)
-    text = str(msg).replace("\n", " ").strip()
-    return text[:300] + ("..." if len(text) > 300 else "")
-
-
-def is_insufficient_scope(err: Any) -> bool:
-    body = getattr(err, "response_body", b"") or b""
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    return "insufficient_scope" in str(body) or "insufficient_scope" in server_message(err)
-
-
-@contextlib.contextmanager
-def translate_errors(action: str, url: str, project: str | int) -> Iterator[None]:
-    """Turn python-gitlab and network errors into the project's typed forge errors."""
-    import gitlab.exceptions as gexc
-    import requests
-
-    try:
-        yield
-    except ReleaseError:
-        raise
-    except gexc.GitlabAuthenticationError as err:
-        raise AuthError(
-            f"GitLab at {url} refused the token (401) while {action}", hint=_AUTH_HINT
-        ) from err
-    except gexc.GitlabError as err:
-        status = getattr(err, "response_code", None)
-        detail = server_message(err)
-        if status == 403 and is_insufficient_scope(err):
-            raise AuthError(
-                f"The GitLab token lacks the `api` scope (403 insufficient_scope) while {action}",
-                hint="create the token with the `api` scope (`read_api` cannot create releases)",
-            ) from err
-        if status == 403:
-            raise ForgeError(
-                f"GitLab forbids {action} on project {project} (403: {detail})",
-                hint=(
-                    "the token's user needs at least the Developer role on the project (a job "
-                    "token acts as the user who started the pipeline), releases must be enabled "
-                    "for the project, and for a protected tag the user must be allowed to create it"
-                ),
-                status=403,
-            ) from err
-        if status == 404:
-            raise ForgeError(
-                f"GitLab answered 404 while {action}: project {project} not found at {url} ({detail})",
-                hint=(
-                    "check the project path or ID and the GitLab URL; a private project is "
-                    "reported as not found to a token that cannot see it, and a job token only "
-                    "reaches the project of its own pipeline"
-                ),
-                status=404,
-            ) from err
-        if status == 429:
-            raise ForgeError(
-                f"GitLab kept rate-limiting the requests (429) while {action}",
-                hint="wait for the rate limit to reset (see Retry-After) and run again",
-                status=429,
-            ) from err
-        if status is not None and status >= 500:
-            raise ForgeError(
-                f"GitLab failed with {status} while {action}, also after retries ({detail})",
-                hint="GitLab is having trouble; run again later (a re-run updates, never duplicates)",
-                status=status,
-            ) from err
-        raise ForgeError(
-            f"GitLab answered {status} while {action}: {detail}",
-            hint="see the GitLab message above; the request was refused as sent",
-            status=status,
-        ) from err
-    except (requests.ConnectionError, requests.Timeout) as err:
-        raise ForgeError(
-            f"Cannot reach GitLab at {url} while {action} ({type(err).__name__})",
-            hint="check the GitLab URL (CI_SERVER_URL in CI) and the network; retries were exhausted",
-        ) from err
 
 
 def _parse_time(value: str) -> datetime:
@@ -188,10 +73,30 @@ def display_name(spec: ReleaseSpec) -> str:
 # ------------------------------------------------------------------------------ the forge
 
 
-class GitLabForge:
+class GitLabForge(GitLabApi):
     """Releases on one GitLab project, with a private token or a CI job token."""
 
     body_limit = BODY_LIMIT
+
+    # how the shared error translation (GitLabApi._errors) words a refused or failed release
+    # request; the 401 and 429 wording is GitLabApi's default
+    error_class = ForgeError
+    unreachable_class = ForgeError
+    scope_hint = "create the token with the `api` scope (`read_api` cannot create releases)"
+    forbidden_hint = (
+        "the token's user needs at least the Developer role on the project (a job "
+        "token acts as the user who started the pipeline), releases must be enabled "
+        "for the project, and for a protected tag the user must be allowed to create it"
+    )
+    not_found_message = "GitLab answered 404 while {action}: project {project} not found at {url} ({detail})"
+    not_found_hint = (
+        "check the project path or ID and the GitLab URL; a private project is "
+        "reported as not found to a token that cannot see it, and a job token only "
+        "reaches the project of its own pipeline"
+    )
+    server_error_hint = "GitLab is having trouble; run again later (a re-run updates, never duplicates)"
+    refused_hint = "see the GitLab message above; the request was refused as sent"
+    unreachable_hint = "check the GitLab URL (CI_SERVER_URL in CI) and the network; retries were exhausted"
 
     def __init__(
         self,
@@ -203,34 +108,8 @@ class GitLabForge:
         retries: int = 3,
         assets_package: str = "release-assets",
     ) -> None:
-        self.url = base_url(url)
-        self.project = project
-        self._token = token
-        self._job_token = job_token
-        self.timeout = timeout
-        self.retries = retries
+        super().__init__(url, project, token, job_token, timeout, retries)
         self.assets_package = assets_package
-        self._client: Any = None
-
-    def __repr__(self) -> str:  # never show a token
-        kind = "job token" if self._job_token else ("token" if self._token else "no token")
-        return f"GitLabForge(url={self.url!r}, project={self.project!r}, auth={kind})"
-
-    # ---------------------------------------------------------------- plumbing
-    def _gl(self) -> Any:
-        if self._client is None:
-            self._client = connect(self.url, self._token, self._job_token, self.timeout)
-        return self._client
-
-    def _kw(self) -> dict[str, Any]:
-        return {"max_retries": self.retries}
-
-    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
-        return translate_errors(action, self.url, self.project)
-
-    def _project(self) -> Any:
-        # lazy: GET /projects/:id is forbidden to the job token, and not needed otherwise
-        return self._gl().projects.get(self.project, lazy=True)
 
     def _web_base(self) -> str:
         numeric = isinstance(self.project, int) or str(self.project).isdigit()
@@ -262,7 +141,7 @@ class GitLabForge:
                 )
             if isinstance(info, dict) and info.get("active") is False:
                 raise AuthError(
-                    "The GitLab token is revoked or expired", hint=_AUTH_HINT
+                    "The GitLab token is revoked or expired", hint=AUTH_HINT
                 )
             with self._errors("reading the project"):
                 data = gl.projects.get(self.project, **self._kw())

@@ -12,16 +12,17 @@ users; deletion goes through the project API instead:
 
 Errors become typed errors with hints: 401 AuthError, 403 RegistryError (or AuthError for a
 token without the ``api`` scope), 404 RegistryError, 405 DeleteRefused, 429 (after the
-retries python-gitlab makes, honouring ``Retry-After``) RegistryError.
+retries python-gitlab makes, honouring ``Retry-After``) RegistryError. The client and the
+error translation are ``image_release.adapters.gitlab_api.GitLabApi``'s, shared with the
+release adapter; this module sets the registry wording.
 """
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
-from image_release.adapters.forge_gitlab import base_url, connect, is_insufficient_scope, server_message
-from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable, ReleaseError
+from image_release.adapters.gitlab_api import GitLabApi, server_message
+from image_release.errors import DeleteRefused, RegistryError, RegistryUnreachable, ReleaseError
 
 _AUTH_HINT = (
     "in a GitLab CI job pass CI_JOB_TOKEN as the job token (it reaches only its own project's "
@@ -45,8 +46,29 @@ def _split_image(image: str) -> tuple[str | None, str]:
     return None, ref.strip("/")
 
 
-class GitLabRegistry:
+class GitLabRegistry(GitLabApi):
     """One GitLab project's container registry."""
+
+    # how the shared error translation (GitLabApi._errors) words a refused or failed registry
+    # request; 405 is worded in _status_error
+    error_class = RegistryError
+    unreachable_class = RegistryUnreachable
+    auth_hint = _AUTH_HINT
+    scope_hint = "create the token with the `api` scope; `read_api` cannot delete"
+    forbidden_hint = (
+        "deleting registry tags needs at least the Developer role (a job token acts "
+        "as the pipeline's user), and protected container tags cannot be deleted "
+        "this way: change the protection rule or keep the tag"
+    )
+    not_found_hint = (
+        "check the project ({project}), the repository and the tag; a job "
+        "token reaches only the registry of its own project"
+    )
+    rate_limited_message = (
+        "GitLab kept rate-limiting the requests (429) while {action}, also after {retries} retries"
+    )
+    rate_limited_hint = "wait for the rate limit to reset (Retry-After) and run the cleanup again"
+    server_error_hint = "GitLab or its registry is having trouble; run again later"
 
     def __init__(
         self,
@@ -57,29 +79,19 @@ class GitLabRegistry:
         timeout: float = 30,
         retries: int = 3,
     ) -> None:
-        self.url = base_url(url)
-        self.project = project
-        self._token = token
-        self._job_token = job_token
-        self.timeout = timeout
-        self.retries = retries
-        self._client: Any = None
+        super().__init__(url, project, token, job_token, timeout, retries)
 
-    def __repr__(self) -> str:  # never show a token
-        kind = "job token" if self._job_token else ("token" if self._token else "no token")
-        return f"GitLabRegistry(url={self.url!r}, project={self.project!r}, auth={kind})"
-
-    # ---------------------------------------------------------------- plumbing
-    def _gl(self) -> Any:
-        if self._client is None:
-            self._client = connect(self.url, self._token, self._job_token, self.timeout)
-        return self._client
-
-    def _kw(self) -> dict[str, Any]:
-        return {"max_retries": self.retries}
-
-    def _project(self) -> Any:
-        return self._gl().projects.get(self.project, lazy=True)
+    def _status_error(self, status: int | None, action: str, detail: str) -> ReleaseError | None:
+        if status == 405:
+            return DeleteRefused(
+                f"GitLab refuses {action} (405 Method Not Allowed)",
+                hint=(
+                    "this GitLab or its registry does not allow deleting through the API "
+                    "(registry deletion disabled); delete in the GitLab UI or ask an administrator"
+                ),
+                status=405,
+            )
+        return None
 
     def _repo(self, repo: int | str) -> Any:
         # The project's repository manager only lists; build the shallow object ourselves
@@ -87,79 +99,6 @@ class GitLabRegistry:
         from gitlab.v4.objects import ProjectRegistryRepository
 
         return ProjectRegistryRepository(self._project().repositories, {"id": int(repo)}, lazy=True)
-
-    @contextlib.contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        import gitlab.exceptions as gexc
-        import requests
-
-        try:
-            yield
-        except ReleaseError:
-            raise
-        except gexc.GitlabAuthenticationError as err:
-            raise AuthError(
-                f"GitLab at {self.url} refused the token (401) while {action}", hint=_AUTH_HINT
-            ) from err
-        except gexc.GitlabError as err:
-            status = getattr(err, "response_code", None)
-            detail = server_message(err)
-            if status == 403 and is_insufficient_scope(err):
-                raise AuthError(
-                    f"The GitLab token lacks the `api` scope (403 insufficient_scope) while {action}",
-                    hint="create the token with the `api` scope; `read_api` cannot delete",
-                ) from err
-            if status == 403:
-                raise RegistryError(
-                    f"GitLab forbids {action} on project {self.project} (403: {detail})",
-                    hint=(
-                        "deleting registry tags needs at least the Developer role (a job token acts "
-                        "as the pipeline's user), and protected container tags cannot be deleted "
-                        "this way: change the protection rule or keep the tag"
-                    ),
-                    status=403,
-                ) from err
-            if status == 404:
-                raise RegistryError(
-                    f"GitLab answered 404 while {action} ({detail})",
-                    hint=(
-                        f"check the project ({self.project}), the repository and the tag; a job "
-                        "token reaches only the registry of its own project"
-                    ),
-                    status=404,
-                ) from err
-            if status == 405:
-                raise DeleteRefused(
-                    f"GitLab refuses {action} (405 Method Not Allowed)",
-                    hint=(
-                        "this GitLab or its registry does not allow deleting through the API "
-                        "(registry deletion disabled); delete in the GitLab UI or ask an administrator"
-                    ),
-                    status=405,
-                ) from err
-            if status == 429:
-                raise RegistryError(
-                    f"GitLab kept rate-limiting the requests (429) while {action}, also after "
-                    f"{self.retries} retries",
-                    hint="wait for the rate limit to reset (Retry-After) and run the cleanup again",
-                    status=429,
-                ) from err
-            if status is not None and status >= 500:
-                raise RegistryError(
-                    f"GitLab failed with {status} while {action}, also after retries ({detail})",
-                    hint="GitLab or its registry is having trouble; run again later",
-                    status=status,
-                ) from err
-            raise RegistryError(
-                f"GitLab answered {status} while {action}: {detail}",
-                hint="see the GitLab message; the request was refused as sent",
-                status=status,
-            ) from err
-        except (requests.ConnectionError, requests.Timeout) as err:
-            raise RegistryUnreachable(
-                f"Cannot reach GitLab at {self.url} while {action} ({type(err).__name__})",
-                hint="check the GitLab URL (CI_SERVER_URL in CI) and the network",
-            ) from err
 
     # ------------------------------------------------------------------ reads
     def find_repository(self, path: str) -> int:
