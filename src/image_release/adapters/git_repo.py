@@ -72,3 +72,10 @@ def remote_tag_names(repo: str | Path = ".", remote: str = "origin") -> list[str
 
 def is_dirty(repo: str | Path = ".") -> bool:
     return bool(_git(repo, "status", "--porcelain", "--untracked-files=no", check=False))
+
+
+def tag_commit(repo: str | Path, tag: str) -> str | None:
+    """The commit a local tag points at (annotated tags peeled), or None when there is no such tag."""
+    if not is_repository(repo):
+        return None
+    return _git(repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}", check=False) or None

@@ -53,6 +53,8 @@ def plan_step(s, *, as_json: bool = False) -> None:
     # Bad input stops here, before anything is built or pushed.
     if any(step in s.called for step in CHAIN):
         check_build_inputs(s)
+    if "release" in s.called and plan.release:
+        check_release_inputs(s)
     if plan.push and not s.dry_run and any(step in s.called for step in ("push", "release")):
         preflight_registries(s)
     if "release" in s.called and plan.release and not s.dry_run and s.settings.forge.preflight:
@@ -69,10 +71,56 @@ def check_build_inputs(s) -> None:
         raise BuildError(f"no Dockerfile at {dockerfile}",
                          hint="create it, or set release.build.dockerfile (relative to the build context)")
     _check_clean_tree(s)
+    _check_images_and_tag(s)
     for secret in b.secrets:
         if secret.env and not s.env.get(secret.env):
             raise BuildError(f"build secret {secret.id!r}: environment variable {secret.env} is not set",
                              hint=f"export {secret.env} before the build (its value never goes into the image)")
+
+
+def check_release_inputs(s) -> None:
+    """The notes settings the release step will use, checked before anything is built."""
+    import string
+
+    n = s.settings.notes
+    for key, value in (("notes.name", n.name), ("notes.file", n.file)):
+        if not value:
+            continue
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        except ValueError as e:
+            raise ConfigError(f"release.{key} {value!r} is not a valid template ({e})",
+                              hint="use {version} and {tag} as placeholders; double a literal brace: {{ }}") from None
+        unknown = sorted(fields - {"version", "tag"})
+        if unknown:
+            raise ConfigError(f"release.{key} {value!r} uses unknown placeholder(s) {', '.join(unknown)}",
+                              hint="the placeholders are {version} and {tag}")
+    if n.template and not s.path(n.template).is_file():
+        raise ConfigError(f"the release notes template {s.path(n.template)} does not exist",
+                          hint="fix release.notes.template (a path relative to the project), or remove it")
+
+
+def _check_images_and_tag(s) -> None:
+    """Image names carry no tag or digest (the rules make the tags), and a release tag that exists in git
+    points at the commit being built."""
+    from image_release.core.image_ref import parse_image
+
+    for image in s.plan.images:
+        name = parse_image(image)
+        if name.tag or name.digest:
+            raise ConfigError(f"release.images: {image} names a {'tag' if name.tag else 'digest'}",
+                              hint="give the image name without :tag or @digest; release.tags makes the tags")
+    tag, sha = s.context.tag, s.context.sha
+    if s.plan.version is None or not tag or not sha:
+        return
+    from image_release.adapters.git_repo import tag_commit
+
+    commit = tag_commit(s.root, tag)
+    if commit and not sha.startswith(commit) and not commit.startswith(sha):
+        from image_release.errors import GitError
+
+        raise GitError(f"tag {tag} points at {commit[:12]}, but HEAD (what would be built) is {sha[:12]}",
+                       hint=f"check out the tag first (`git checkout {tag}`), or release a new tag for this commit")
 
 
 def _check_clean_tree(s) -> None:
@@ -100,7 +148,15 @@ def preflight_registries(s) -> None:
     """Every registry answers, and takes the credentials we have, before anything is built."""
     for image in s.plan.images:
         name, client = s.registry_for(image)
-        client.ping()
+        scheme = client.ping()
+        if client.credentials is None and scheme in ("basic", "bearer"):
+            from image_release.errors import AuthError
+
+            raise AuthError(
+                f"registry {name.registry} asks for credentials ({scheme}) and none were found to push {image}",
+                hint=f"`docker login {name.registry}` (with --password-stdin), or name the variables holding them "
+                "in release.registry.username_env and password_env",
+            )
 
 
 def preflight_forge(s) -> None:
