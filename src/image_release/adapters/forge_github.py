@@ -27,17 +27,20 @@ Behaviour (see the field notes for why):
   ``Retry-After``), and for 403 rate-limit answers. A retried create that had in fact
   succeeded answers 422 ``already_exists`` and is handled like a concurrent run.
 
-The token is kept in a private attribute, never in reprs, messages or logs.
+The client, its retries and the error translation are
+``image_release.adapters.github_api.GitHubApi``'s, shared with the ghcr.io packages adapter;
+this module sets the release wording of the errors. The token is kept in a private
+attribute, never in reprs, messages or logs.
 """
 
 from __future__ import annotations
 
 import io
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
+from image_release.adapters.github_api import GitHubApi
 from image_release.core.release_spec import Asset, ReleaseResult, ReleaseSpec
-from image_release.errors import AuthError, ConfigError, ForgeError
+from image_release.errors import AuthError, ConfigError, ForgeError, ReleaseError
 
 if TYPE_CHECKING:  # pragma: no cover
     from github.GitRelease import GitRelease
@@ -45,7 +48,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from github.Repository import Repository
 
 GITHUB_BODY_LIMIT = 125_000
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 TOKEN_HINT = (
     "set GITHUB_TOKEN to a valid token: in GitHub Actions pass `${{ secrets.GITHUB_TOKEN }}` and give the job "
@@ -67,28 +69,24 @@ def _already_exists(exc: Any) -> bool:
     return any(isinstance(e, dict) and e.get("code") == "already_exists" for e in data.get("errors") or ())
 
 
-def _server_message(exc: Any) -> str:
-    data = getattr(exc, "data", None)
-    if isinstance(data, dict):
-        message = str(data.get("message") or "").strip()
-        codes = [
-            "{}{}".format(e.get("code", ""), f" ({e['field']})" if e.get("field") else "")
-            for e in data.get("errors") or ()
-            if isinstance(e, dict)
-        ]
-        if codes:
-            message = f"{message}: {', '.join(codes)}" if message else ", ".join(codes)
-        if message:
-            return message
-    return "no message"
-
-
-class GitHubForge:
+class GitHubForge(GitHubApi):
     """Releases of one GitHub repository (``owner/name``) at ``api_url``.
 
     ``api_url`` is the REST root: ``https://api.github.com``, or for GitHub Enterprise Server
     ``https://HOST/api/v3`` (GitHub Actions gives it in ``GITHUB_API_URL``).
     """
+
+    # how the shared error translation (GitHubApi._api) words a refused or failed release request
+    error_class = ForgeError
+    unreachable_class = ForgeError
+    token_hint = TOKEN_HINT
+    rate_limit_hint = (
+        "wait for the limit to reset and re-run (the release is updated, not duplicated); "
+        "authenticated tokens get higher limits"
+    )
+    failed_hint = "GitHub may be degraded: re-run later; the release is updated, not duplicated"
+    gave_up_hint = "GitHub may be degraded or rate limiting: re-run later; the release is updated, not duplicated"
+    unreachable_hint = "check the network and the API URL (GITHUB_API_URL; for GitHub Enterprise it ends in /api/v3)"
 
     def __init__(
         self,
@@ -111,101 +109,33 @@ class GitHubForge:
                 hint="set the repository as owner/name, e.g. the value of GITHUB_REPOSITORY",
             )
         self.repository = f"{owner}/{name}"
-        self.api_url = api_url.rstrip("/")
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff_factor = backoff_factor
-        self.seconds_between_requests = seconds_between_requests
-        self.seconds_between_writes = seconds_between_writes
-        self.per_page = per_page
-        self.log = log  # a callable taking one line: each retry is logged (no secrets in it)
-        self.__token = token or ""
-        self._gh: Any = None
+        super().__init__(
+            token,
+            api_url,
+            timeout,
+            retries,
+            backoff_factor=backoff_factor,
+            seconds_between_requests=seconds_between_requests,
+            seconds_between_writes=seconds_between_writes,
+            per_page=per_page,
+            log=log,
+        )
 
     def __repr__(self) -> str:
         return f"GitHubForge(repository={self.repository!r}, api_url={self.api_url!r})"
 
-    # -- client ------------------------------------------------------------------------------
-    def _github(self) -> Any:
-        if not self.__token:
-            raise AuthError(f"no GitHub token to publish the release on {self.repository}", hint=TOKEN_HINT)
-        if self._gh is None:
-            from github import Auth, Github, GithubRetry
+    # -- client and errors (GitHubApi's, worded for releases) --------------------------------
+    def _no_token(self) -> AuthError:
+        return AuthError(f"no GitHub token to publish the release on {self.repository}", hint=TOKEN_HINT)
 
-            log, limit = self.log, self.retries
-
-            class _LoggedRetry(GithubRetry):
-                def increment(self, method=None, url=None, response=None, error=None, _pool=None,
-                              _stacktrace=None):
-                    new = super().increment(method, url, response, error, _pool, _stacktrace)
-                    if log is not None:
-                        from urllib.parse import urlsplit
-
-                        why = f"HTTP {response.status}" if response is not None else type(error).__name__
-                        log(f"retry {method} {urlsplit(url or '').path}: {why}; retry {len(new.history)} of {limit}")
-                    return new
-
-            retry = _LoggedRetry(
-                total=self.retries,
-                backoff_factor=self.backoff_factor,
-                status_forcelist=list(RETRY_STATUSES),
-                # urllib3's default set plus POST (a repeated create answers 422 already_exists, handled)
-                # and PATCH (every update here sends all fields, so repeating it is harmless)
-                allowed_methods=frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PUT", "TRACE", "POST", "PATCH"}),
-                respect_retry_after_header=True,
-                raise_on_status=False,  # the last answer surfaces as a GithubException with its status
-            )
-            self._gh = Github(
-                auth=Auth.Token(self.__token),
-                base_url=self.api_url,
-                timeout=self.timeout,  # type: ignore[arg-type]
-                retry=retry,
-                per_page=self.per_page,
-                seconds_between_requests=self.seconds_between_requests,
-                seconds_between_writes=self.seconds_between_writes,
-                lazy=True,
-            )
-        return self._gh
+    def _while(self, action: str) -> str:
+        return f"while {action} on {self.repository}"
 
     def _repo(self) -> "Repository":
         return self._github().get_repo(self.repository)
 
-    @contextmanager
-    def _api(self, action: str) -> Iterator[None]:
-        """Turn PyGithub and transport failures into typed errors naming ``action``."""
-        import requests
-        from github import GithubException
-
-        try:
-            yield
-        except GithubException as exc:
-            raise self._error(exc, action) from exc
-        except requests.exceptions.RetryError as exc:
-            raise ForgeError(
-                f"GitHub API kept failing while {action} on {self.repository} (gave up after {self.retries} "
-                "retries)",
-                hint="GitHub may be degraded or rate limiting: re-run later; the release is updated, not duplicated",
-            ) from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise ForgeError(
-                f"cannot reach the GitHub API at {self.api_url} while {action}: {type(exc).__name__}",
-                hint="check the network and the API URL (GITHUB_API_URL; for GitHub Enterprise it ends in /api/v3)",
-            ) from exc
-
-    def _error(self, exc: Any, action: str) -> Exception:
-        status = getattr(exc, "status", None)
-        message = _server_message(exc)
-        where = f"while {action} on {self.repository}"
+    def _status_error(self, status: int | None, message: str, where: str) -> ReleaseError | None:
         lower = message.lower()
-        if status == 401:
-            return AuthError(f"GitHub rejected the token (401 {message}) {where}", hint=TOKEN_HINT)
-        if status in (403, 429) and ("rate limit" in lower or status == 429):
-            return ForgeError(
-                f"GitHub rate limit hit ({status} {message}) {where}",
-                hint="wait for the limit to reset and re-run (the release is updated, not duplicated); "
-                "authenticated tokens get higher limits",
-                status=status,
-            )
         if status == 403 and "archived" in lower:
             return ForgeError(
                 f"the repository is archived and read-only (403 {message}) {where}",
@@ -228,11 +158,7 @@ class GitHubForge:
                 hint="check the release settings (tag, target commit, asset names)",
                 status=status,
             )
-        return ForgeError(
-            f"GitHub API failed ({status} {message}) {where}",
-            hint="GitHub may be degraded: re-run later; the release is updated, not duplicated",
-            status=status,
-        )
+        return None
 
     # -- preflight ---------------------------------------------------------------------------
     def preflight(self) -> None:

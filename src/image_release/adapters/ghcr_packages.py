@@ -8,7 +8,9 @@ that point at it (``metadata.container.tags``); deleting it removes every one of
 HTTP goes through PyGithub's requester (``Github(...).requester.requestJsonAndCheck``) rather than
 plain ``requests``: it brings the same token handling, GitHub Enterprise base URLs, ``Retry-After``
 and rate-limit aware retries (``GithubRetry``), write throttling and URL checks as the release
-adapter, with one set of knobs. PyGithub is imported lazily.
+adapter, with one set of knobs: the client and the error translation are
+``image_release.adapters.github_api.GitHubApi``'s, and this module sets the package wording of
+the errors. PyGithub is imported lazily.
 
 Package names containing slashes (``ghcr.io/owner/a/b`` is package ``a/b``) are URL-encoded
 (``a%2Fb``). The owner may be an organisation or a user: the org path is tried first and, on 404,
@@ -17,14 +19,12 @@ the user path; the answer is remembered per owner.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 from urllib.parse import quote
 
+from image_release.adapters.github_api import GitHubApi
 from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable, ReleaseError
-
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 SCOPE_HINT = (
     "a classic token needs the read:packages and delete:packages scopes; in GitHub Actions give the job "
@@ -64,8 +64,18 @@ class DeleteTagsReport:
         return out
 
 
-class GhcrPackages:
+class GhcrPackages(GitHubApi):
     """Container package versions of users and organisations on GitHub (ghcr.io)."""
+
+    # how the shared error translation (GitHubApi._api) words a refused or failed package request
+    api_name = "GitHub Packages API"
+    error_class = RegistryError
+    unreachable_class = RegistryUnreachable
+    message_codes = False
+    token_hint = "set GITHUB_TOKEN to a valid token; " + SCOPE_HINT
+    rate_limit_hint = "wait for the limit to reset (see the Retry-After header) and re-run the cleanup"
+    failed_hint = "re-run the cleanup later"
+    gave_up_hint = "GitHub may be degraded or rate limiting: re-run the cleanup later"
 
     def __init__(
         self,
@@ -79,83 +89,30 @@ class GhcrPackages:
         seconds_between_writes: float | None = 1.0,
         per_page: int = 100,
     ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff_factor = backoff_factor
-        self.seconds_between_requests = seconds_between_requests
-        self.seconds_between_writes = seconds_between_writes
-        self.per_page = per_page
-        self.__token = token or ""
-        self._requester: Any = None
+        super().__init__(
+            token,
+            api_url,
+            timeout,
+            retries,
+            backoff_factor=backoff_factor,
+            seconds_between_requests=seconds_between_requests,
+            seconds_between_writes=seconds_between_writes,
+            per_page=per_page,
+        )
         self._kinds: dict[str, str] = {}  # owner (lower case) -> "orgs" | "users"
 
     def __repr__(self) -> str:
         return f"GhcrPackages(api_url={self.api_url!r})"
 
-    # -- plumbing ----------------------------------------------------------------------------
+    # -- plumbing (GitHubApi's, worded for packages) -----------------------------------------
+    def _no_token(self) -> AuthError:
+        return AuthError("no GitHub token to manage ghcr.io packages", hint="set GITHUB_TOKEN; " + SCOPE_HINT)
+
     def _req(self) -> Any:
-        if not self.__token:
-            raise AuthError("no GitHub token to manage ghcr.io packages", hint="set GITHUB_TOKEN; " + SCOPE_HINT)
-        if self._requester is None:
-            from github import Auth, Github, GithubRetry
+        return self._github().requester
 
-            retry = GithubRetry(
-                total=self.retries,
-                backoff_factor=self.backoff_factor,
-                status_forcelist=list(RETRY_STATUSES),
-                # urllib3's default set plus POST (a repeated create answers 422 already_exists, handled)
-                # and PATCH (every update here sends all fields, so repeating it is harmless)
-                allowed_methods=frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PUT", "TRACE", "POST", "PATCH"}),
-                respect_retry_after_header=True,
-                raise_on_status=False,
-            )
-            self._requester = Github(
-                auth=Auth.Token(self.__token),
-                base_url=self.api_url,
-                timeout=self.timeout,  # type: ignore[arg-type]
-                retry=retry,
-                per_page=self.per_page,
-                seconds_between_requests=self.seconds_between_requests,
-                seconds_between_writes=self.seconds_between_writes,
-            ).requester
-        return self._requester
-
-    @contextmanager
-    def _api(self, action: str) -> Iterator[None]:
-        import requests
-        from github import GithubException
-
-        try:
-            yield
-        except GithubException as exc:
-            raise self._error(exc, action) from exc
-        except requests.exceptions.RetryError as exc:
-            raise RegistryError(
-                f"GitHub Packages API kept failing while {action} (gave up after {self.retries} retries)",
-                hint="GitHub may be degraded or rate limiting: re-run the cleanup later",
-            ) from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise RegistryUnreachable(
-                f"cannot reach the GitHub API at {self.api_url} while {action}: {type(exc).__name__}",
-                hint="check the network and the API URL (GITHUB_API_URL)",
-            ) from exc
-
-    def _error(self, exc: Any, action: str) -> ReleaseError:
-        status = getattr(exc, "status", None)
-        data = getattr(exc, "data", None)
-        message = str(data.get("message") or "").strip() if isinstance(data, dict) else ""
-        message = message or "no message"
-        lower = message.lower()
-        what = f"({status} {message}) while {action}"
-        if status == 401:
-            return AuthError(f"GitHub rejected the token {what}", hint="set GITHUB_TOKEN to a valid token; " + SCOPE_HINT)
-        if status == 429 or (status == 403 and "rate limit" in lower):
-            return RegistryError(
-                f"GitHub rate limit hit {what}",
-                hint="wait for the limit to reset (see the Retry-After header) and re-run the cleanup",
-                status=status,
-            )
+    def _status_error(self, status: int | None, message: str, where: str) -> ReleaseError | None:
+        what = f"({status} {message}) {where}"
         if status == 403:
             return AuthError(f"GitHub refused access to the package {what}", hint=SCOPE_HINT)
         if status == 404:
@@ -179,7 +136,7 @@ class GhcrPackages:
                 "package; delete the whole package in its settings if it must go",
                 status=status,
             )
-        return RegistryError(f"GitHub Packages API failed {what}", hint="re-run the cleanup later", status=status)
+        return None
 
     @staticmethod
     def _path(kind: str, owner: str, package: str) -> str:
