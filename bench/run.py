@@ -410,6 +410,13 @@ def section_traffic(res: Results) -> None:
             cli_release(d, image, tags)
             summaries[side] = summarize(proxy.take())
     o4, o1, c4, c1 = (summaries[k] for k in ("ours-4", "ours-1", "cli-4", "cli-1"))
+    # The counts are only worth something if the proxy saw each release whole: every tag's manifest PUT
+    # and every blob (the layers and the config) completed once.
+    four, one = {"1.2.3", "1.2", "1", "latest"}, {"1.2.3"}
+    for name, summ, tags in (("ours-4", o4, four), ("ours-1", o1, one), ("cli-4", c4, four), ("cli-1", c1, one)):
+        if set(summ["manifest_puts"]) != tags or summ["blob_uploads"] != LAYERS + 1:
+            raise RuntimeError(f"traffic {name}: the proxy saw manifest PUTs {summ['manifest_puts']} and "
+                               f"{summ['blob_uploads']} blob uploads, expected {sorted(tags)} and {LAYERS + 1}")
     res.details["traffic"] = summaries
     res.add("2", "registry requests, 4-tag release", o4["requests"], c4["requests"], "", "-", None,
             note="baseline: docker tag x4 + docker push x4 (the build not counted)")
