@@ -18,7 +18,7 @@ from image_release.adapters.gitlab_registry import GitLabRegistry
 from image_release.core.retention import plan_replacement, plan_retention
 from image_release.errors import AuthError, ConfigError, DeleteRefused, RegistryError
 from tests.fakes.github_api import FakeGitHub
-from tests.fakes.gitlab_api import DEVELOPER, REPORTER, FakeGitLab
+from tests.fixtures.forge_fakes import gitlab_project
 
 GH_TOKEN = "ghp_cleanup_secret_789"
 GL_TOKEN = "glpat-cleanup-secret-321"
@@ -33,18 +33,17 @@ def d(ch: str) -> str:
 
 
 @pytest.fixture
-def gh():
-    with FakeGitHub() as fake:
-        fake.add_token(GH_TOKEN, login="octo")
-        fake.add_package("acme", "app", owner_type="org", versions=[
-            (d("1"), ["1.0.0"]),
-            (d("2"), ["1.1.0", "1.1"]),
-            (d("3"), ["1.2.0"]),
-            (d("4"), ["2.0.0-rc.1"]),
-            (d("5"), ["2.0.0", "2.0", "2", "latest"]),
-            (d("6"), []),  # an untagged platform manifest of some index
-        ])
-        yield fake
+def gh(fake_github):
+    fake_github.add_token(GH_TOKEN, login="octo")
+    fake_github.add_package("acme", "app", owner_type="org", versions=[
+        (d("1"), ["1.0.0"]),
+        (d("2"), ["1.1.0", "1.1"]),
+        (d("3"), ["1.2.0"]),
+        (d("4"), ["2.0.0-rc.1"]),
+        (d("5"), ["2.0.0", "2.0", "2", "latest"]),
+        (d("6"), []),  # an untagged platform manifest of some index
+    ])
+    return fake_github
 
 
 def ghcr(gh: FakeGitHub, token: str = GH_TOKEN) -> GhcrDeleter:
@@ -169,17 +168,13 @@ def test_ghcr_unknown_package_is_a_404_registry_error(gh):
 
 
 @pytest.fixture
-def gl():
-    with FakeGitLab() as fake:
-        yield fake
+def gl(fake_gitlab):
+    return fake_gitlab
 
 
 @pytest.fixture
 def glrepo(gl):
-    project = gl.add_project("group/proj", project_id=7)
-    gl.add_private_token(GL_TOKEN, access={project.id: DEVELOPER})
-    gl.add_private_token("glpat-reporter", access={project.id: REPORTER})
-    gl.add_job_token(JOB_TOKEN, project=project)
+    project = gitlab_project(gl, GL_TOKEN, JOB_TOKEN, reporter_token="glpat-reporter")
     repo = gl.add_repository(project)
     for digest, tags in [(d("1"), ["1.0.0"]), (d("2"), ["1.1.0", "1.1"]), (d("3"), ["1.2.0"]),
                          (d("4"), ["2.0.0-rc.1"]), (d("5"), ["2.0.0", "2.0", "2", "latest"])]:
@@ -362,14 +357,13 @@ def test_deleter_for_any_other_host_is_oci():
 
 
 @pytest.fixture
-def ghcr_oci():
+def ghcr_oci(fake_github):
     from tests.fakes.cleanup_fakes import FakeGhcrRegistry
 
-    with FakeGitHub() as fake:
-        fake.add_token(GH_TOKEN, login="octo")
-        oci = FakeGhcrRegistry(fake, "acme", "svc")
-        oci.digests = oci.seed([["1.0.0"], ["1.1.0", "1.1"], ["1.2.0", "1.2", "1", "latest"]])
-        yield oci
+    fake_github.add_token(GH_TOKEN, login="octo")
+    oci = FakeGhcrRegistry(fake_github, "acme", "svc")
+    oci.digests = oci.seed([["1.0.0"], ["1.1.0", "1.1"], ["1.2.0", "1.2", "1", "latest"]])
+    return oci
 
 
 def ghcr_with_push(oci) -> GhcrDeleter:

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from tests.fakes.github_api import FakeGitHub
-from tests.fakes.gitlab_api import DEVELOPER, FakeGitLab
+from tests.fakes.gitlab_api import DEVELOPER
+from tests.fixtures.forge_fakes import github_repo
 from tests.fixtures.services import skopeo_digest, skopeo_tags
 from tests.test_e2e_chain import clean_env, write_project
 
@@ -39,11 +39,8 @@ def read_github_output(path) -> dict[str, str]:
 
 
 @pytest.fixture
-def github():
-    with FakeGitHub() as fake:
-        fake.add_token(GH_TOKEN, login="github-actions[bot]")
-        fake.add_repo(REPO)
-        yield fake
+def github(fake_github):
+    return github_repo(fake_github, REPO, GH_TOKEN, login="github-actions[bot]")
 
 
 def github_env(project, tmp_path, github, *, event: str, ref: str, payload: dict) -> dict:
@@ -115,11 +112,10 @@ def test_github_pull_request_dry_run_pushes_nothing(gh_project, tmp_path, github
 
 
 @pytest.fixture
-def gitlab(registry_repo):
-    with FakeGitLab() as fake:
-        project = fake.add_project("acme/app", project_id=42, git_tags={"v2.1.0": "a" * 40})
-        fake.add_job_token(JOB_TOKEN, project=project, access=DEVELOPER)
-        yield fake
+def gitlab(registry_repo, fake_gitlab):
+    project = fake_gitlab.add_project("acme/app", project_id=42, git_tags={"v2.1.0": "a" * 40})
+    fake_gitlab.add_job_token(JOB_TOKEN, project=project, access=DEVELOPER)
+    return fake_gitlab
 
 
 def gitlab_env(project, gitlab, registry_repo, **extra) -> dict:

@@ -10,17 +10,15 @@ from image_release.adapters.forge_github import GITHUB_BODY_LIMIT, UPLOAD_SUFFIX
 from image_release.core.release_spec import Asset, ReleaseSpec
 from image_release.errors import AuthError, ConfigError, ForgeError
 from tests.fakes.github_api import FakeGitHub
+from tests.fixtures.forge_fakes import github_repo, unreachable_url
 
 REPO = "acme/app"
 TOKEN = "ghp_fake_secret_value_123"
 
 
 @pytest.fixture
-def gh():
-    with FakeGitHub() as fake:
-        fake.add_token(TOKEN, login="release-bot")
-        fake.add_repo(REPO)
-        yield fake
+def gh(fake_github):
+    return github_repo(fake_github, REPO, TOKEN, login="release-bot")
 
 
 def make_forge(gh: FakeGitHub, token: str = TOKEN, **kw) -> GitHubForge:
@@ -366,9 +364,7 @@ def test_token_never_appears_in_errors_or_repr(gh):
 
 
 def test_unreachable_api(gh):
-    dead = FakeGitHub().start()
-    url = dead.url
-    dead.stop()
+    url = unreachable_url(FakeGitHub)
     forge = GitHubForge(REPO, TOKEN, api_url=url, retries=0, seconds_between_requests=0)
     with pytest.raises(ForgeError, match="cannot reach"):
         forge.preflight()

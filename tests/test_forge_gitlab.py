@@ -8,6 +8,7 @@ from image_release.adapters.forge_gitlab import GitLabForge, display_name
 from image_release.core.release_spec import Asset, Link, ReleaseSpec
 from image_release.errors import AuthError, ConfigError, ForgeError
 from tests.fakes.gitlab_api import DEVELOPER, REPORTER, FakeGitLab
+from tests.fixtures.forge_fakes import gitlab_project, unreachable_url
 
 TOKEN = "glpat-secret-private-token-123"
 JOB_TOKEN = "glcbt-secret-job-token-456"
@@ -15,20 +16,16 @@ RELEASES = r"/projects/[^/]+/releases$"
 
 
 @pytest.fixture
-def fake():
-    with FakeGitLab() as server:
-        yield server
+def fake(fake_gitlab):
+    return fake_gitlab
 
 
 @pytest.fixture
 def project(fake):
-    project = fake.add_project(
-        "group/proj", project_id=7,
+    return gitlab_project(
+        fake, TOKEN, JOB_TOKEN,
         git_tags={"v1.0.0": "a" * 40, "v1.1.5": "b" * 40, "v1.2.0": "c" * 40, "v2.0.0-rc.1": "d" * 40},
     )
-    fake.add_private_token(TOKEN, access={project.id: DEVELOPER})
-    fake.add_job_token(JOB_TOKEN, project=project)
-    return project
 
 
 def forge(fake, *, token=TOKEN, job_token=None, project="group/proj", retries=3):
@@ -373,9 +370,7 @@ def test_429_that_persists_is_reported(fake, project):
 
 
 def test_unreachable_gitlab(fake, project):
-    dead = FakeGitLab().start()
-    url = dead.url
-    dead.stop()
+    url = unreachable_url(FakeGitLab)
     gl = GitLabForge(url, "group/proj", token=TOKEN, timeout=2, retries=1)
     with pytest.raises(ForgeError) as err:
         gl.preflight()

@@ -7,24 +7,24 @@ import pytest
 from image_release.adapters.ghcr_packages import GhcrPackages, PackageVersion
 from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable
 from tests.fakes.github_api import FakeGitHub
+from tests.fixtures.forge_fakes import unreachable_url
 
 TOKEN = "ghp_packages_secret_456"
 
 
 @pytest.fixture
-def gh():
-    with FakeGitHub() as fake:
-        fake.add_token(TOKEN, login="octo")
-        fake.add_package("octo", "app", owner_type="user", versions=[
-            ("sha256:1111", ["1.0.0"]),
-            ("sha256:2222", ["1.1.0", "1.1", "1", "latest"]),
-            ("sha256:3333", []),  # an untagged platform manifest
-        ])
-        fake.add_package("acme", "tools/web", owner_type="org", versions=[
-            ("sha256:aaaa", ["2.0.0"]),
-            ("sha256:bbbb", ["2.1.0", "2.1.0-amd64"]),
-        ])
-        yield fake
+def gh(fake_github):
+    fake_github.add_token(TOKEN, login="octo")
+    fake_github.add_package("octo", "app", owner_type="user", versions=[
+        ("sha256:1111", ["1.0.0"]),
+        ("sha256:2222", ["1.1.0", "1.1", "1", "latest"]),
+        ("sha256:3333", []),  # an untagged platform manifest
+    ])
+    fake_github.add_package("acme", "tools/web", owner_type="org", versions=[
+        ("sha256:aaaa", ["2.0.0"]),
+        ("sha256:bbbb", ["2.1.0", "2.1.0-amd64"]),
+    ])
+    return fake_github
 
 
 def make(gh: FakeGitHub, token: str = TOKEN, **kw) -> GhcrPackages:
@@ -183,9 +183,7 @@ def test_failure_part_way_reports_what_is_already_deleted(gh, packages):
 
 
 def test_unreachable_api(gh):
-    dead = FakeGitHub().start()
-    url = dead.url
-    dead.stop()
+    url = unreachable_url(FakeGitHub)
     with pytest.raises(RegistryUnreachable):
         GhcrPackages(TOKEN, api_url=url, retries=0, seconds_between_requests=0).list_versions("octo", "app")
 

@@ -16,6 +16,7 @@ from image_release.adapters.ghcr_packages import GhcrPackages
 from image_release.core.release_spec import Asset, ReleaseSpec
 from image_release.errors import ReleaseError
 from tests.fakes.github_api import FakeGitHub
+from tests.fixtures.forge_fakes import github_repo
 
 SPEC = json.loads((Path(__file__).parent / "fakes" / "github_openapi" / "github-subset.json").read_text())
 TOKEN = "ghp_schema_check"
@@ -95,10 +96,9 @@ def run_scenario(gh: FakeGitHub) -> None:
         GhcrPackages("bad", api_url=gh.url, **fast).list_versions("acme", "tools/web")  # 401
 
 
-def test_every_exchange_matches_the_openapi_description():
-    with FakeGitHub() as gh:
-        run_scenario(gh)
-        exchanges = [r for r in gh.requests if r.operation is not None and not r.injected]
+def test_every_exchange_matches_the_openapi_description(fake_github):
+    run_scenario(fake_github)
+    exchanges = [r for r in fake_github.requests if r.operation is not None and not r.injected]
 
     covered: set[tuple[str, str, int]] = set()
     for rec in exchanges:
@@ -134,11 +134,9 @@ def test_every_exchange_matches_the_openapi_description():
         assert needed in covered, needed
 
 
-def test_the_check_catches_a_wrong_shape():
-    with FakeGitHub() as gh:
-        gh.add_token(TOKEN)
-        gh.add_repo("acme/app")
-        release = gh._release_json(gh.add_release("acme/app", "v1.0.0"))
+def test_the_check_catches_a_wrong_shape(fake_github):
+    gh = github_repo(fake_github, "acme/app", TOKEN, login="octocat")
+    release = gh._release_json(gh.add_release("acme/app", "v1.0.0"))
     schema, _ = response_schema("/repos/{owner}/{repo}/releases", "post", 201)
     validator(schema).validate(release)
     broken = dict(release)

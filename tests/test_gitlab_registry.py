@@ -9,6 +9,7 @@ import pytest
 from image_release.adapters.gitlab_registry import GitLabRegistry, _split_image
 from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable
 from tests.fakes.gitlab_api import DEVELOPER, REPORTER, FakeGitLab
+from tests.fixtures.forge_fakes import gitlab_project, unreachable_url
 
 TOKEN = "glpat-registry-secret-789"
 JOB_TOKEN = "glcbt-registry-job-012"
@@ -16,17 +17,13 @@ TAGS = r"/registry/repositories/\d+/tags$"
 
 
 @pytest.fixture
-def fake():
-    with FakeGitLab() as server:
-        yield server
+def fake(fake_gitlab):
+    return fake_gitlab
 
 
 @pytest.fixture
 def project(fake):
-    project = fake.add_project("group/proj", project_id=7)
-    fake.add_private_token(TOKEN, access={project.id: DEVELOPER})
-    fake.add_job_token(JOB_TOKEN, project=project)
-    return project
+    return gitlab_project(fake, TOKEN, JOB_TOKEN)
 
 
 @pytest.fixture
@@ -262,8 +259,6 @@ def test_bad_token_is_auth_error(fake, repos):
 
 
 def test_unreachable(fake):
-    dead = FakeGitLab().start()
-    url = dead.url
-    dead.stop()
+    url = unreachable_url(FakeGitLab)
     with pytest.raises(RegistryUnreachable):
         GitLabRegistry(url, "group/proj", token=TOKEN, timeout=2, retries=1).list_tags(1)
