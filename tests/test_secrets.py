@@ -1,0 +1,196 @@
+"""Planted secrets never come out: known token values are put where a release reads them (GITHUB_TOKEN, a
+registry password named in the settings, a BuildKit build secret, a well-known CI variable) and every output
+is scanned for them: the CLI's stdout/stderr on success, in a dry run and on error paths, the GitHub Actions
+output and summary files, a debug traceback, the argv of every docker/git subprocess (wrappers on PATH record
+them), the built image (`docker save`: labels, layers, history) and the release notes (file and forge).
+
+The only place a value may appear is GitHub's own masking command (``::add-mask::VALUE``), which is how a
+runner learns what to hide.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.github_api import FakeGitHub
+from tests.fixtures.registry_extra import PASSWORD, USER
+from tests.test_e2e_chain import Project, clean_env, write_project
+
+pytestmark = pytest.mark.services
+
+GH_TOKEN = "ghp_PLANTEDgithubTOKEN0123456789abcdefXYZ"
+BUILD_SECRET = "npm_PLANTEDbuildSECRET0123456789abcdef"
+CI_SECRET = "PLANTED-ci-deploy-password-0123456789"
+SECRETS = (GH_TOKEN, BUILD_SECRET, CI_SECRET, PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+
+
+def assert_clean(text: str | bytes, where: str) -> None:
+    if isinstance(text, bytes):
+        for value in SECRETS:
+            assert value.encode() not in text, f"a planted secret is in {where}"
+        return
+    lines = [ln for ln in text.splitlines() if not ln.startswith("::add-mask::")]
+    body = "\n".join(lines)
+    for value in SECRETS:
+        assert value not in body, f"a planted secret is in {where}:\n{body[-3000:]}"
+
+
+def _wrappers(bindir: Path, log: Path) -> None:
+    """`docker` and `git` on PATH that append their argv (one JSON list a line) to ``log``, then run the real one."""
+    bindir.mkdir()
+    for name, real in (("docker", "/usr/bin/docker"), ("git", "/usr/bin/git")):
+        path = bindir / name
+        path.write_text(
+            "#!/usr/bin/python3\n"
+            "import json, os, sys\n"
+            f"with open({str(log)!r}, 'a') as f:\n"
+            "    f.write(json.dumps(sys.argv) + '\\n')\n"
+            f"os.execv({real!r}, [{real!r}] + sys.argv[1:])\n"
+        )
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+@pytest.fixture
+def world(tmp_path, services, basic_registry):
+    with FakeGitHub() as gh:
+        gh.add_token(GH_TOKEN, login="release-bot")
+        gh.add_repo("acme/app")
+        image = f"{basic_registry.host}/t/{uuid.uuid4().hex[:12]}"
+        proj = write_project(tmp_path / "app", image, (
+            "  notes:\n    assets: [digests]\n"
+            "  registry:\n    username_env: REG_USER\n    password_env: REG_PASSWORD\n"
+            "  build:\n    network: host\n    buildkit: 'on'\n    secrets: ['id=npm,env=NPM_TOKEN']\n"
+            "  retry:\n    attempts: 2\n    base_delay: 0.01\n"
+        ))
+        (proj.path / "Dockerfile").write_text(
+            f"FROM {services.base_image}\n"
+            "RUN --mount=type=secret,id=npm test -s /run/secrets/npm && echo built > /built.txt\n"
+            "COPY payload.txt /payload.txt\n"
+        )
+        yaml = (proj.path / "invoke.yaml").read_text().replace("  forge:\n    type: none\n", "")
+        (proj.path / "invoke.yaml").write_text(
+            yaml + f"  forge:\n    type: github\n    github:\n      repository: acme/app\n      api_url: {gh.url}\n")
+        proj.git("commit", "-qam", "chore: secrets")
+        bindir, argv_log = tmp_path / "bin", tmp_path / "argv.log"
+        _wrappers(bindir, argv_log)
+        yield proj, gh, basic_registry, bindir, argv_log
+
+
+def _env(proj: Project, tmp_path: Path, bindir: Path, **extra) -> dict:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"repository": {"default_branch": "main", "full_name": "acme/app"}}))
+    values = dict(
+        PATH=f"{bindir}:{os.environ['PATH']}",
+        GITHUB_TOKEN=GH_TOKEN, REG_USER=USER, REG_PASSWORD=PASSWORD, NPM_TOKEN=BUILD_SECRET,
+        CI_DEPLOY_PASSWORD=CI_SECRET,
+        GITHUB_ACTIONS="true", GITHUB_EVENT_NAME="push", GITHUB_REF="refs/tags/v1.2.3", GITHUB_SHA=proj.head(),
+        GITHUB_REPOSITORY="acme/app", GITHUB_EVENT_PATH=str(event),
+        GITHUB_OUTPUT=str(tmp_path / "gh_output"), GITHUB_STEP_SUMMARY=str(tmp_path / "gh_summary"),
+    )
+    values.update(extra)
+    return clean_env(**values)
+
+
+def test_a_full_release_leaks_no_secret_anywhere(world, tmp_path):
+    proj, gh, reg, bindir, argv_log = world
+    proj.tag("v1.2.3")
+    env = _env(proj, tmp_path, bindir)
+    out = proj.invoke("release", env=env, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert_clean(out.stdout, "stdout")
+    assert_clean(out.stderr, "stderr")
+    assert "::add-mask::" in out.stdout, "the values are registered with the runner's masking"
+    for name in ("gh_output", "gh_summary"):
+        text = (tmp_path / name).read_text()
+        assert text.strip()
+        assert_clean(text, name)
+    # the subprocesses' argv: build secret by name only, credentials never
+    argv = argv_log.read_text()
+    assert "docker" in argv and "id=npm,env=NPM_TOKEN" in argv
+    assert_clean(argv, "the argv of docker/git subprocesses")
+    # the image: the build used the secret (the RUN checked it was there) but holds none of it
+    ref = f"{proj.image}:1.2.3"
+    saved = subprocess.run(["/usr/bin/docker", "save", ref], capture_output=True, env=clean_env())
+    assert saved.returncode == 0 and saved.stdout
+    assert_clean(saved.stdout, "the saved image (layers, config, labels)")
+    for cmd in (["image", "inspect", ref], ["history", "--no-trunc", ref]):
+        shown = subprocess.run(["/usr/bin/docker", *cmd], capture_output=True, text=True, env=clean_env())
+        assert_clean(shown.stdout, f"docker {' '.join(cmd)}")
+    assert "1.2.3" in reg.skopeo_tags(proj.image.split("/", 1)[1])
+    # the forge release: body and assets
+    (rel,) = gh.releases_for("acme/app", "v1.2.3")
+    assert_clean(rel["body"] or "", "the release body")
+    for name, data in gh.asset_files(rel["id"]).items():
+        assert_clean(data, f"release asset {name}")
+
+
+def test_the_dry_run_plan_and_notes_leak_nothing(world, tmp_path):
+    proj, gh, reg, bindir, argv_log = world
+    env = _env(proj, tmp_path, bindir)
+    out = proj.invoke("release", "--tag", "v1.2.3", "--dry-run", env=env, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "dry run" in out.stdout and "release notes" in out.stdout
+    assert_clean(out.stdout + out.stderr, "the dry-run output")
+    out = proj.invoke("version", "--tag", "v1.2.3", "--json", env=env, check=False)
+    assert_clean(out.stdout + out.stderr, "version --json")
+    if argv_log.exists():
+        assert_clean(argv_log.read_text(), "argv")
+
+
+def test_error_paths_leak_nothing(world, tmp_path):
+    proj, gh, reg, bindir, argv_log = world
+    # a wrong registry password: the error names the user, never the password
+    wrong = "wrong-PLANTED-password-0123456789"
+    env = _env(proj, tmp_path, bindir, REG_PASSWORD=wrong)
+    out = proj.invoke("release", "--tag", "v1.2.3", env=env, check=False)
+    assert out.returncode == 1 and "error:" in out.stderr and USER in out.stderr
+    assert wrong not in out.stdout.replace(f"::add-mask::{wrong}", "") + out.stderr
+    assert_clean(out.stdout + out.stderr, "a registry auth error")
+    # the forge failing for good after the images are out
+    gh.fail("POST", r"/repos/acme/app/releases$", 500, times=100)
+    env = _env(proj, tmp_path, bindir)
+    out = proj.invoke("release", "--tag", "v1.2.3", env=env, check=False)
+    assert out.returncode == 1 and "already published" in out.stderr, out.stderr
+    assert_clean(out.stdout + out.stderr, "a forge error")
+
+
+def test_a_debug_traceback_is_redacted(world, tmp_path):
+    """A bug whose exception text carries a token (as a library's might): the one-line error and the
+    IMAGE_RELEASE_DEBUG=1 traceback both go through the redactor."""
+    proj, gh, reg, bindir, argv_log = world
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os\n"
+        "import image_release.pipeline.steps as steps\n"
+        "def broken(s, **kw):\n"
+        "    raise RuntimeError('request failed with Authorization: token ' + os.environ['GITHUB_TOKEN']\n"
+        "                       + ' and ' + os.environ['CI_DEPLOY_PASSWORD'])\n"
+        "steps.plan_step = broken\n"
+    )
+    pythonpath = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+    for debug in ("0", "1"):
+        env = _env(proj, tmp_path, bindir, IMAGE_RELEASE_DEBUG=debug, PYTHONPATH=pythonpath)
+        out = proj.invoke("version", "--tag", "v1.2.3", env=env, check=False)
+        assert out.returncode == 70, out.stdout + out.stderr
+        assert "internal error" in out.stderr and "***" in out.stderr
+        assert ("Traceback" in out.stderr) is (debug == "1")
+        assert_clean(out.stdout + out.stderr, f"the internal error (IMAGE_RELEASE_DEBUG={debug})")
+
+
+def test_the_notes_file_leaks_nothing(tmp_path, services, registry_repo):
+    proj = write_project(tmp_path / "app", registry_repo, "")
+    env = clean_env(GITHUB_TOKEN=GH_TOKEN, CI_DEPLOY_PASSWORD=CI_SECRET, DOCKER_PASSWORD=CI_SECRET + "x")
+    out = proj.invoke("release", "--tag", "v1.0.0", env=env, check=False)
+    assert out.returncode == 0, out.stderr
+    notes = proj.path / "dist" / "release-notes-1.0.0.md"
+    assert_clean(notes.read_text(), "the notes file")
+    assert_clean(out.stdout + out.stderr, "the output")
