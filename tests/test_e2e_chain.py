@@ -247,6 +247,7 @@ def test_composed_into_a_projects_own_tasks(project):
         "ns.add_collection(image_release.tasks.ns, name='image')\n"
         "ns.configure(image_release.tasks.config())\n"
     )
+    project.git("commit", "-qam", "chore: compose the release tasks with our own")
     listing = project.invoke("--list").stdout
     assert "image.release" in listing and "lint" in listing
     out = project.invoke("lint", "image.version", "--tag", "v4.0.0", "image.push")
