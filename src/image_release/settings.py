@@ -68,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
         "username_env": None,  # names of env vars holding registry credentials
         "password_env": None,
         "timeout": 30,
+        "verify": True,  # read every published tag back and check its digest (one HEAD per tag)
     },
     "retry": {"attempts": 5, "base_delay": 0.5, "max_delay": 30.0},
     "clean": {
@@ -167,6 +168,7 @@ class Settings:
     registry_username_env: str | None
     registry_password_env: str | None
     registry_timeout: float
+    registry_verify: bool
     retry_attempts: int
     retry_base_delay: float
     retry_max_delay: float
@@ -294,6 +296,7 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
         registry_username_env=user_env,
         registry_password_env=pass_env,
         registry_timeout=p.number(reg, "registry.timeout", minimum=1),
+        registry_verify=p.boolean(reg, "registry.verify"),
         retry_attempts=p.int_(r, "retry.attempts", minimum=1),
         retry_base_delay=p.number(r, "retry.base_delay", minimum=0),
         retry_max_delay=p.number(r, "retry.max_delay", minimum=0),

@@ -300,21 +300,23 @@ def _publish_image(s, image: str) -> None:
         published.append(f"{image}:{tag}")
         s.say(f"tagged {image}:{tag} -> {digest[:19]}")
 
-    # 3. Read every tag back.
-    for tag in plan.tags:
-        info = client.head_manifest(repo, tag)
-        if info is None or info.digest != digest:
-            if plan.moved[tag].kind == FLOATING:
-                continue  # a concurrent release moved it since our put: step 4 puts it on its owner
-            raise PublishError(
-                f"{image}:{tag} resolves to {info.digest if info else 'nothing'}, not {digest}",
-                hint="re-run the same command to converge",
-                published=tuple(published),
-            )
+    # 3. Read every other tag back (the version tag was read back above): one HEAD per tag.
+    seen = {primary: digest}  # what each tag resolves to now, as far as we know
+    if s.settings.registry_verify:
+        for tag in others:
+            info = client.head_manifest(repo, tag)
+            seen[tag] = info.digest if info else None
+            if seen[tag] != digest and plan.moved[tag].kind != FLOATING:
+                raise PublishError(
+                    f"{image}:{tag} resolves to {seen[tag] or 'nothing'}, not {digest}",
+                    hint="re-run the same command to converge",
+                    published=tuple(published),
+                )
+            # A floating tag a concurrent release moved since our put is step 4's business.
     s.results.digest = digest
 
     # 4. A concurrent release may have moved a floating tag after us: repair towards the highest.
-    _repair_floating(s, client, repo, image)
+    _repair_floating(s, client, repo, image, digest, seen)
 
     # 5. Same-version replacement: the old image goes only when nothing points at it any more.
     if before is not None and before.digest != digest:
@@ -380,7 +382,11 @@ def _floating_owner(s, tag: str, versions):
     return owner_of_tag(tag, versions, s.settings, s.context)
 
 
-def _repair_floating(s, client, repo, image) -> None:
+def _repair_floating(s, client, repo, image, digest: str, seen: dict) -> None:
+    """Put every floating tag on the highest stable version that owns it, reading the tag list once.
+
+    ``seen`` holds what the read-back found (a tag missing from it resolves to ``digest``, which
+    our put just wrote). Only a tag owned by a higher version costs more requests."""
     plan = s.plan
     if plan.version is None:
         return
@@ -394,13 +400,18 @@ def _repair_floating(s, client, repo, image) -> None:
         owner = _floating_owner(s, tag, versions)
         if owner is None:
             continue
-        owner_tag = version_tag_of(owner, s.settings, s.context)
-        want = client.head_manifest(repo, owner_tag)
-        have = client.head_manifest(repo, tag)
-        if want is None or (have is not None and have.digest == want.digest):
+        have = seen.get(tag, digest)
+        if owner == plan.version:
+            want_digest = digest
+        else:
+            want = client.head_manifest(repo, version_tag_of(owner, s.settings, s.context))
+            if want is None:
+                continue
+            want_digest = want.digest
+        if have == want_digest:
             continue
-        client.put_manifest(repo, tag, client.get_manifest(repo, want.digest))
-        s.say(f"repaired {image}:{tag} -> {owner} ({want.digest[:19]}): a concurrent release had moved it")
+        client.put_manifest(repo, tag, client.get_manifest(repo, want_digest))
+        s.say(f"repaired {image}:{tag} -> {owner} ({want_digest[:19]}): a concurrent release had moved it")
 
 
 # -- release --------------------------------------------------------------------------------
