@@ -248,8 +248,9 @@ def test_forge_5xx_once_is_retried_and_makes_one_release(forge):
     gh, p, proj = forge
     rule = p.status("POST", r"/repos/acme/app/releases$", 502)
     out = proj.invoke("release", "--tag", "v1.2.3", env=gh_env(), check=False)
-    ok(out)
+    err = ok(out)
     assert rule.hits == 1 and p.count("POST", r"/releases$", outcome="forwarded") == 1
+    assert "retry POST /repos/acme/app/releases: HTTP 502" in err, "the forge's retry is logged"
     rels = releases(gh)
     assert len(rels) == 1 and not rels[0]["draft"]
     assert list(gh.asset_files(rels[0]["id"])) == ["digests.txt"] or len(gh.asset_files(rels[0]["id"])) == 1
@@ -308,3 +309,41 @@ def test_forge_lasting_5xx_fails_cleanly_and_rerun_converges(forge):
         assert len(gh.asset_files(rels[0]["id"])) == 1
     after = {t: skopeo_digest(f"{proj.image}:{t}") for t in skopeo_tags(proj.image)}
     assert sorted(after) == sorted(pushed) and len(set(after.values())) == 1
+
+
+# -- the GitLab forge behind the proxy ----------------------------------------------------------------
+GL_TOKEN = "glpat-faulttoken0123456789abcdef"
+
+
+@pytest.fixture
+def gitlab(tmp_path, registry_repo):
+    from tests.fakes.gitlab_api import DEVELOPER, FakeGitLab
+
+    with FakeGitLab() as gl, FaultProxy(gl.url, style="gitlab") as p:
+        proj = write_project(tmp_path / "app", registry_repo, "")
+        project = gl.add_project("group/app", project_id=7)
+        gl.add_private_token(GL_TOKEN, access={project.id: DEVELOPER})
+        text = (proj.path / "invoke.yaml").read_text().replace("  forge:\n    type: none\n", "")
+        (proj.path / "invoke.yaml").write_text(
+            text + FAST_RETRY
+            + f"  forge:\n    type: gitlab\n    gitlab:\n      url: {p.url}\n      project: group/app\n")
+        proj.git("commit", "-qam", "chore: gitlab forge")
+        proj.tag("v1.2.3")
+        project.git_tags["v1.2.3"] = proj.head()
+        yield gl, p, proj, project
+
+
+def test_gitlab_5xx_once_is_retried_and_a_rerun_converges(gitlab):
+    gl, p, proj, project = gitlab
+    rule = p.status("POST", r"/projects/[^/]+/releases$", 502)
+    env = clean_env(GITLAB_TOKEN=GL_TOKEN)
+    ok(proj.invoke("release", "--tag", "v1.2.3", env=env, check=False))
+    assert rule.hits == 1 and p.count("POST", r"/releases$", outcome="forwarded") == 1
+    assert list(project.releases) == ["v1.2.3"]
+    links = project.releases["v1.2.3"]["links"]
+    assert links, "the images are release links"
+    ok(proj.invoke("release", "--tag", "v1.2.3", env=env, check=False))
+    assert list(project.releases) == ["v1.2.3"]
+    again = project.releases["v1.2.3"]["links"]
+    names = [link["name"] for link in again]
+    assert len(again) == len(links) and len(names) == len(set(names)), "no duplicate links"

@@ -98,7 +98,7 @@ class FaultProxy:
             raise ValueError(f"the fault proxy forwards to plain HTTP on loopback only, not {upstream!r}")
         self.upstream_host = parts.hostname
         self.upstream_port = parts.port or 80
-        self.style = style  # error body shape: "registry" or "github"
+        self.style = style  # error body shape: "registry", or "github"/"gitlab" ({"message": ...})
         # Rewrite the upstream's own address in answers to the proxy's (as a reverse proxy does), so links a
         # fake builds from its server address (GitHub's upload_url) come back through the proxy too.
         self.rewrite = (style != "registry") if rewrite is None else rewrite
@@ -203,7 +203,7 @@ class FaultProxy:
 
     def error_body(self, status: int) -> bytes:
         reason = _REASONS.get(status, "Error")
-        if self.style == "github":
+        if self.style != "registry":  # GitHub and GitLab: {"message": ...}
             doc: Any = {"message": reason, "documentation_url": "https://docs.github.com/rest"}
         else:
             code = _REGISTRY_CODES.get(status, "UNAVAILABLE" if status >= 500 else "UNKNOWN")
