@@ -33,7 +33,7 @@ def moved_tags(plan) -> tuple[MovedTag, ...]:
 
 def notes_input(s) -> NotesInput:
     from image_release.adapters import git_history
-    from image_release.core.changelog import RepoLinks, build_changelog, guess_kind, web_url_from_remote
+    from image_release.core.changelog import RepoLinks, build_changelog, guess_kind
 
     plan = s.plan
     ctx = s.context
@@ -41,28 +41,24 @@ def notes_input(s) -> NotesInput:
     changelog = None
     history_note = None
     previous = None
-    from image_release.adapters.git_repo import is_repository, read_facts
+    from image_release.adapters.git_repo import is_repository
 
     if is_repository(s.root):
-        status = git_history.ensure_history(s.root, None, deepen=s.settings.notes.deepen)
+        deepen = s.settings.notes.deepen
+        status = git_history.ensure_history(s.root, None, deepen=deepen)
         try:
-            previous = git_history.previous_release(s.root, tag)
+            history = git_history.release_history(s.root, tag)
             until = tag
-        except GitError:  # the tag is not in this clone (e.g. --tag before tagging): use HEAD
-            previous = _previous_from_head(s, git_history)
+        except GitError:  # the tag is not in this clone (e.g. --tag before tagging): from HEAD
+            history = git_history.release_history(s.root, tag, ref="HEAD")
             until = "HEAD"
-        if previous:
-            status = git_history.ensure_history(s.root, previous, deepen=s.settings.notes.deepen, until=until)
+        previous = history.previous
+        if not status.complete and previous:  # a shallow clone may still hold this whole range
+            status = git_history.ensure_history(s.root, previous, deepen=deepen, until=until)
         history_note = status.note
-        web = None
-        if ctx.server_url and ctx.repository:
-            web = f"{ctx.server_url.rstrip('/')}/{ctx.repository}"
-        else:
-            remote = read_facts(s.root).remote_url
-            web = web_url_from_remote(remote) if remote else None
+        web = f"{ctx.server_url.rstrip('/')}/{ctx.repository}" if ctx.server_url and ctx.repository else None
         links = RepoLinks(web, guess_kind(web)) if web else None
-        commits = git_history.commits_between(s.root, previous, until)
-        changelog = build_changelog(commits, tag=tag, previous_tag=previous, links=links)
+        changelog = build_changelog(history.commits, tag=tag, previous_tag=previous, links=links)
     project = s.settings.project.get("title") or (ctx.repository or s.root.name).rsplit("/", 1)[-1]
     return NotesInput(
         project=project,
@@ -82,12 +78,6 @@ def notes_input(s) -> NotesInput:
         history_note=history_note,
         date=s.now.strftime("%Y-%m-%d"),
     )
-
-
-def _previous_from_head(s, git_history):
-    """The previous release of a tag that does not exist yet: the highest lower version tag that
-    is an ancestor of HEAD."""
-    return git_history.previous_release(s.root, s.context.tag, ref="HEAD")
 
 
 def release_spec(s, target) -> tuple[ReleaseSpec, str]:

@@ -123,7 +123,10 @@ class Session:
         if kv.get("remote", True) and ctx.ci:
             tags += git_repo.remote_tag_names(self.root)
         versions = known_versions_from_tags(tags)
-        if kv.get("registry", True):
+        # The registry is asked when the plan decides what is published or is what was asked for;
+        # `invoke build` or `invoke build tag` publish nothing and skip the request.
+        wanted = not self.called or any(t in self.called for t in ("version", "push", "release"))
+        if kv.get("registry", True) and wanted:
             from image_release.core.plan import default_images
 
             for image in default_images(ctx, self.settings.images):

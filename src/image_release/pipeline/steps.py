@@ -44,8 +44,9 @@ def plan_step(s, *, as_json: bool = False) -> None:
             s.say(explain(plan))
             if s.dry_run:
                 s.say("dry run: reads are real; nothing will be built, pushed, deleted or created")
-    for w in plan.warnings:
-        s.warn(w)
+    if as_json:  # the text plan shows its warnings itself
+        for w in plan.warnings:
+            s.warn(w)
     s.reporter.set_outputs({
         "version": str(plan.version) if plan.version else "",
         "tags": "\n".join(plan.refs()),
@@ -211,6 +212,8 @@ def tag_step(s) -> None:
     refs = [r for r in plan.refs() if r not in s.results.built_refs]
     if not refs:
         return
+    if "tag" not in s.called and plan.push and any(t in s.called for t in ("push", "release")):
+        return  # on its way to the registry: push adds these tags there as manifests
     if s.dry_run:
         s.say(f"dry run: would tag the image locally as {', '.join(refs)}")
         return
@@ -273,6 +276,9 @@ def _publish_image(s, image: str) -> None:
     else:
         _require_image(s)
         from image_release.adapters.registry_auth import docker_auth_config
+
+        if ref not in s.results.built_refs:  # a branch build's first tag is not its local dev tag
+            s.engine().tag(s.results.image_id, [ref])
 
         digest = _push_with_retry(s, ref, docker_auth_config(client.credentials))
     published = s.results.published  # grows as each tag lands, so a failure can list what is out
