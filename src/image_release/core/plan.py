@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
-from typing import Iterable, Mapping
+from typing import Iterable
 
 from image_release.core.build_spec import BuildSpec
 from image_release.core.context import BRANCH, PR, SCHEDULE, TAG, Context

@@ -201,7 +201,7 @@ def _compile(text: str, allowed: frozenset) -> _Template:
     mustaches = 0
     raw_statement = False
     buf: list[str] = []
-    i, n = 0, len(text)
+    i = 0
     while True:
         j = text.find("{{", i)
         if j < 0:
@@ -854,7 +854,7 @@ def _parse_rule(text: str) -> tuple[str, dict[str, str], int]:
         template("pattern", _DATE_NAMES)
     elif rtype in ("semver", "pep440"):
         if "pattern" not in attrs:
-            raise _Problem(f"type={rtype} needs a pattern", f"add pattern={{{{version}}}} (or {{{{major}}}}.{{{{minor}}}} ...)")
+            raise _Problem(f"type={rtype} needs a pattern", "add pattern={{version}} (or {{major}}.{{minor}} ...)")
         if not attrs["pattern"]:
             raise _Problem("pattern= is empty", "write pattern={{version}}")
         template("pattern", _VERSION_NAMES)

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from image_release.core.context import Context, detect_context
 from image_release.core.plan import ReleasePlan, known_versions_from_tags, make_plan, versions_in_registry
@@ -32,7 +32,6 @@ class Results:
     published: list[str] = field(default_factory=list)
     release_url: str | None = None
     notes_file: str | None = None
-    cleanup_lines: list[str] = field(default_factory=list)
 
 
 class Session:
@@ -65,10 +64,6 @@ class Session:
 
     def warn(self, text: str) -> None:
         print(self.redactor(f"warning: {text}"), file=self._err, flush=True)
-
-    @property
-    def out(self):
-        return self._out
 
     @property
     def reporter(self):
@@ -216,7 +211,3 @@ def session_for(c, *, tag: str | None = None, dry_run: bool = False, **overrides
                  "(tasks.executor_class: image_release.tasks._executor.ReleaseExecutor in invoke.yaml)",
         )
     return session
-
-
-def forget(c) -> None:
-    _SESSIONS.pop(id(c.config), None)

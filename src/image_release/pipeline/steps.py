@@ -333,7 +333,6 @@ def _publish_image(s, image: str) -> None:
                                     fail_on_refused=s.settings.clean.fail_on_refused)
         for line in report.lines():
             s.say(f"replace {image}:{primary}: {line}")
-        s.results.cleanup_lines.extend(report.lines())
 
 
 def _push_with_retry(s, ref: str, auth) -> str:

@@ -38,11 +38,18 @@ class ReleaseExecutor(Executor):
                 if arg in given and given[arg] not in (None, False, ""):
                     if "release" not in self.config:
                         self.config["release"] = {}
+                    if not hasattr(self.config["release"], "keys"):
+                        raise _shape_error(self.config, "release is not a mapping")
                     self.config["release"][key] = given[arg]
         # Which tasks were asked for: lets `version` run the forge preflight only when a release follows.
         self.config["release_called"] = called
         self._explicit = explicit
-        return super().execute(*tasks)
+        from invoke.config import AmbiguousMergeError
+
+        try:
+            return super().execute(*tasks)
+        except AmbiguousMergeError as exc:  # Invoke's merge, before any task (and its error boundary) runs
+            raise _shape_error(self.config, exc) from None
 
     def dedupe(self, calls):
         """One call per task; a task named on the command line keeps its own flags."""
@@ -64,3 +71,28 @@ class ReleaseExecutor(Executor):
                 call = Call(call.task, args=call.args, kwargs=kwargs, called_as=call.called_as)
             seen[key] = call
         return list(seen.values())
+
+
+def _shape_error(config, exc):
+    """A setting whose shape differs from its default (a word where a mapping belongs, or the reverse):
+    Invoke refuses to merge it with a traceback. Name the setting as the settings parser does, exit 2."""
+    import os
+    import sys
+
+    from invoke.exceptions import Exit
+
+    from image_release.errors import ConfigError
+    from image_release.pipeline.redact import Redactor
+    from image_release.settings import parse_settings
+
+    error = ConfigError(f"a setting in the Invoke configuration has the wrong shape ({exc})",
+                        hint="compare invoke.yaml with the settings in docs/configuration.md")
+    for level in ("_project", "_runtime", "_user", "_system"):
+        data = getattr(config, level, None) or {}
+        try:
+            parse_settings(data.get("release") if isinstance(data, dict) else None)
+        except ConfigError as e:
+            error = e
+            break
+    print(Redactor.from_env(os.environ)(f"error: {error}"), file=sys.stderr, flush=True)
+    return Exit(code=2)
