@@ -9,9 +9,9 @@ from __future__ import annotations
 import socket
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -38,7 +38,7 @@ class Case:
     yaml: str | None = ""  # appended under `release:` (a later key replaces the base's); None: `release: [1, 2]`
     args: tuple[str, ...] = ("release", "--tag", "v1.2.3")
     env: dict = field(default_factory=dict)
-    prepare: Callable[["Ctx"], None] | None = None
+    prepare: Callable[[Ctx], None] | None = None
     code: int | None = None  # exact exit code when it matters
     image: str | None = None  # a bad image name replacing the project's
 

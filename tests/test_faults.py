@@ -257,7 +257,7 @@ def test_forge_5xx_once_is_retried_and_makes_one_release(forge):
 
 
 def test_forge_bad_token_is_a_clear_error_before_anything_is_built(forge):
-    gh, p, proj = forge
+    gh, _p, proj = forge
     out = proj.invoke("release", "--tag", "v1.2.3", env=gh_env("ghp_wrongtoken0123456789abcdefABCDEF"), check=False)
     err = failed(out)
     assert "GITHUB_TOKEN" in err or "token" in err.lower()
@@ -283,7 +283,7 @@ def test_forge_401_on_create_is_not_retried(forge):
 
 
 def test_forge_already_exists_race_ends_with_one_release(forge):
-    gh, p, proj = forge
+    gh, _p, proj = forge
     gh.before("POST", r"/repos/acme/app/releases$",
               lambda: gh.add_release(GH_REPO, "v1.2.3", body="made by another run"))
     ok(proj.invoke("release", "--tag", "v1.2.3", env=gh_env(), check=False))
@@ -334,7 +334,7 @@ def gitlab(tmp_path, registry_repo):
 
 
 def test_gitlab_5xx_once_is_retried_and_a_rerun_converges(gitlab):
-    gl, p, proj, project = gitlab
+    _gl, p, proj, project = gitlab
     rule = p.status("POST", r"/projects/[^/]+/releases$", 502)
     env = clean_env(GITLAB_TOKEN=GL_TOKEN)
     ok(proj.invoke("release", "--tag", "v1.2.3", env=env, check=False))

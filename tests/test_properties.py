@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from image_release.adapters.http_retry import RetryPolicy, parse_retry_after
@@ -263,7 +264,7 @@ class _Session:
     warn = say
 
 
-_NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+_NOW = datetime(2026, 1, 1, tzinfo=UTC)
 _IMAGE = "127.0.0.1:5000/t/model"
 _version_strs = st.sampled_from(["1.2.3", "1.2.4", "1.3.0", "1.3.1", "2.0.0", "0.9.0", "2.1.0-rc.1"])
 
@@ -271,7 +272,12 @@ _version_strs = st.sampled_from(["1.2.3", "1.2.4", "1.3.0", "1.3.1", "2.0.0", "0
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_version_strs, min_size=2, max_size=3, unique=True), st.data())
 def test_property_concurrent_releases_end_with_floating_tags_on_their_owners(versions, data):
-    from image_release.core.plan import FLOATING, make_plan, owner_of_tag, version_tag_of
+    from image_release.core.plan import (
+        FLOATING,
+        make_plan,
+        owner_of_tag,
+        version_tag_of,
+    )
     from image_release.core.versions import parse_version
     from image_release.pipeline.steps import _publish_image
 

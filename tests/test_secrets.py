@@ -133,7 +133,7 @@ def test_a_full_release_leaks_no_secret_anywhere(world, tmp_path):
 
 
 def test_the_dry_run_plan_and_notes_leak_nothing(world, tmp_path):
-    proj, gh, reg, bindir, argv_log = world
+    proj, _gh, _reg, bindir, argv_log = world
     env = _env(proj, tmp_path, bindir)
     out = proj.invoke("release", "--tag", "v1.2.3", "--dry-run", env=env, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -146,7 +146,7 @@ def test_the_dry_run_plan_and_notes_leak_nothing(world, tmp_path):
 
 
 def test_error_paths_leak_nothing(world, tmp_path):
-    proj, gh, reg, bindir, argv_log = world
+    proj, gh, _reg, bindir, _argv_log = world
     # a wrong registry password: the error names the user, never the password
     wrong = "wrong-PLANTED-password-0123456789"
     env = _env(proj, tmp_path, bindir, REG_PASSWORD=wrong)
@@ -165,7 +165,7 @@ def test_error_paths_leak_nothing(world, tmp_path):
 def test_a_debug_traceback_is_redacted(world, tmp_path):
     """A bug whose exception text carries a token (as a library's might): the one-line error and the
     IMAGE_RELEASE_DEBUG=1 traceback both go through the redactor."""
-    proj, gh, reg, bindir, argv_log = world
+    proj, _gh, _reg, bindir, _argv_log = world
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(
