@@ -110,10 +110,27 @@ class GitLabApi:
         kind = "job token" if self._job_token else ("token" if self._token else "no token")
         return f"{type(self).__name__}(url={self.url!r}, project={self.project!r}, auth={kind})"
 
+    #: a callable taking one line (the session's warning): each transient answer python-gitlab
+    #: is about to retry is logged, since python-gitlab retries silently
+    log: Any = None
+
     def _gl(self) -> Any:
         if self._client is None:
             self._client = connect(self.url, self._token, self._job_token, self.timeout)
+            session = getattr(self._client, "session", None)
+            if self.log is not None and session is not None:
+                session.hooks.setdefault("response", []).append(self._log_transient)
         return self._client
+
+    def _log_transient(self, resp: Any, *args: Any, **kwargs: Any) -> None:
+        status = getattr(resp, "status_code", 0)
+        if status == 429 or 500 <= status < 600:
+            from urllib.parse import urlsplit
+
+            method = getattr(getattr(resp, "request", None), "method", "") or ""
+            after = resp.headers.get("Retry-After") if status == 429 else None
+            self.log(f"GitLab answered HTTP {status}{f' (Retry-After {after})' if after else ''} to {method} "
+                     f"{urlsplit(resp.url).path} (transient: retried up to {self.retries} times)")
 
     def _kw(self) -> dict[str, Any]:
         return {"max_retries": self.retries}

@@ -78,5 +78,8 @@ def client_for(s, target: ForgeTarget):
     from image_release.adapters.forge_gitlab import GitLabForge
 
     if target.job_token:
-        return GitLabForge(target.api_url, target.project, job_token=token, retries=st.retry_attempts)
-    return GitLabForge(target.api_url, target.project, token=token, retries=st.retry_attempts)
+        forge = GitLabForge(target.api_url, target.project, job_token=token, retries=st.retry_attempts)
+    else:
+        forge = GitLabForge(target.api_url, target.project, token=token, retries=st.retry_attempts)
+    forge.log = s.warn
+    return forge
