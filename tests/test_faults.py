@@ -337,7 +337,8 @@ def test_gitlab_5xx_once_is_retried_and_a_rerun_converges(gitlab):
     _gl, p, proj, project = gitlab
     rule = p.status("POST", r"/projects/[^/]+/releases$", 502)
     env = clean_env(GITLAB_TOKEN=GL_TOKEN)
-    ok(proj.invoke("release", "--tag", "v1.2.3", env=env, check=False))
+    err = ok(proj.invoke("release", "--tag", "v1.2.3", env=env, check=False))
+    assert re.search(r"GitLab answered HTTP 502 to POST /api/v4/projects/\S+/releases", err), err
     assert rule.hits == 1 and p.count("POST", r"/releases$", outcome="forwarded") == 1
     assert list(project.releases) == ["v1.2.3"]
     links = project.releases["v1.2.3"]["links"]
