@@ -2,21 +2,25 @@
 adapter calls inside them, timed in-process (no profiler, so the figures are close to a plain run).
 
     cd PROJECT && python /path/to/bench/breakdown.py release --tag v1.2.3
+    cd PROJECT && python /path/to/bench/breakdown.py --table release --tag v1.2.3   # readable, to stderr too
 
-Prints one JSON object on the last line of stdout: seconds per phase (``phases``; nested phases are
-included in their parents), the subprocesses started (``subprocesses``: argv[0:3] and seconds each),
-and ``total`` (from this script's start to the end of the run; interpreter start-up before it is about
-20 ms). The tool's own output goes to stderr.
+Prints one JSON object on the last line of stdout: seconds per phase (``phases``; indented phases are
+part of the unindented one above them), how often each timed call ran (``calls``), the subprocesses
+started (``subprocesses``: argv[0:3] and seconds each), and ``total`` (from this script's start to the
+end of the run; the interpreter's own start-up before it is about 30 ms, and a pyenv shim in front of
+``invoke`` adds about 75 ms more on this machine). The tool's own output goes to stderr.
 
-What-if runs (``BENCH_WHATIF=probe,tag,registry-read``) patch the tool in this process only, to measure
-what a proposed fix would save before anyone writes it (src/ is not touched):
+What-if runs (``BENCH_WHATIF=cli-cache,build-key``) patch the tool in this process only, to size a fix
+that is not written yet (src/ is not touched):
 
-- ``probe``: the BuildKit probe answers at once with what it found last time (/usr/bin/docker, classic
-  CLI), as a probe result cached across runs would;
-- ``tag``: the local ``docker tag`` step is skipped (the extra tags are published as manifests; nothing
-  reads the local tags);
-- ``registry-read``: planning reads the versions from git tags only (no registry client, no requests
-  import), as a build that publishes nothing could.
+- ``cli-cache``: the choice of docker CLI for BuildKit answers at once with what it found last time
+  (``/usr/bin/docker``, a classic client with BuildKit built in), as a choice cached across runs
+  would: no ``docker --version`` / ``docker buildx version`` processes;
+- ``build-key``: the build is skipped when its inputs are unchanged. The run hashes what a key would
+  cover (the Dockerfile, the build settings, every file of the context not excluded by .dockerignore)
+  and inspects the image the previous build tagged (one Engine API call); when that image is there
+  it is reused as a label holding the key would allow. The key is not compared (nothing stores it
+  yet), so this is the cost of the check, which is what the fix would add; a missing image builds.
 """
 
 from __future__ import annotations
@@ -25,15 +29,17 @@ import time
 
 T0 = time.perf_counter()
 
-import contextlib  # noqa: E402
-import functools  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
+import contextlib
+import functools
+import json
+import os
+import subprocess
+import sys
 
 phases: dict[str, float] = {}
+calls: dict[str, int] = {}
 procs: list[tuple[str, float]] = []
+WHATIFS = ("cli-cache", "build-key")
 
 
 def timed(owner, attr: str, label: str) -> None:
@@ -46,6 +52,7 @@ def timed(owner, attr: str, label: str) -> None:
             return fn(*a, **kw)
         finally:
             phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+            calls[label] = calls.get(label, 0) + 1
 
     setattr(owner, attr, wrapper)
 
@@ -65,7 +72,65 @@ class _Popen(subprocess.Popen):
         return rc
 
 
+def _input_key(spec) -> str:
+    """What an input key of a build would hash: the Dockerfile, the build settings, and every file of
+    the context that .dockerignore does not exclude (plain prefix patterns, enough for the bench)."""
+    import hashlib
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    h.update(repr((spec.dockerfile, spec.build_args, spec.target, spec.platforms, spec.network,
+                   spec.secrets)).encode())  # not the labels: they carry the build time
+    root = Path(spec.context)
+    ignore = root / ".dockerignore"
+    skip = [p.strip().rstrip("/") for p in ignore.read_text().splitlines()] if ignore.is_file() else []
+    skip = [p for p in skip if p and not p.startswith("#")]
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        dirnames[:] = sorted(d for d in dirnames
+                             if not any(os.path.normpath(os.path.join(rel, d)) == s for s in skip))
+        for name in sorted(filenames):
+            relf = os.path.normpath(os.path.join(rel, name))
+            if any(relf == s or relf.startswith(s + "/") for s in skip):
+                continue
+            h.update(relf.encode() + b"\0")
+            with open(os.path.join(dirpath, name), "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()
+
+
+def _patch_whatifs(whatif: set[str], engine) -> None:
+    unknown = whatif - set(WHATIFS)
+    if unknown:
+        raise SystemExit(f"breakdown.py: unknown BENCH_WHATIF {sorted(unknown)}; known: {', '.join(WHATIFS)}")
+    if "cli-cache" in whatif:
+        cached = engine._BuildKitClient("/usr/bin/docker", "classic-cli", None)
+        engine.Engine._buildkit = lambda self: (cached, ())
+    if "build-key" in whatif:
+        real_build = engine.Engine.build
+
+        def build(self, spec):
+            t = time.perf_counter()
+            _input_key(spec)
+            phases["  build-key: hash the inputs"] = time.perf_counter() - t
+            t = time.perf_counter()
+            try:
+                info = self.inspect(spec.tags[0])
+            except Exception:  # noqa: BLE001 - absent: build as usual
+                info = None
+            phases["  build-key: inspect the last image"] = time.perf_counter() - t
+            if info is None:
+                return real_build(self, spec)
+            return engine.BuildResult(image_id=info["Id"], tags=tuple(spec.tags), builder="buildkit")
+
+        engine.Engine.build = build
+
+
 def main(argv: list[str]) -> int:
+    as_table = bool(argv) and argv[0] == "--table"
+    if as_table:
+        argv = argv[1:]
     subprocess.Popen = _Popen  # type: ignore[misc]
     t = time.perf_counter()
     import invoke.main  # noqa: F401  (invoke and its Program)
@@ -76,36 +141,35 @@ def main(argv: list[str]) -> int:
 
     phases["import image_release.tasks"] = time.perf_counter() - t
 
-    from image_release.adapters import engine, registry
-    from image_release.pipeline import session, steps
+    t = time.perf_counter()
+    from image_release.adapters import engine, git_history, registry
+    from image_release.pipeline import notes, session, steps
 
     for name in ("plan_step", "build_step", "tag_step", "publish_step", "release_step"):
         timed(steps, name, f"step {name.removesuffix('_step')}")
-    timed(session.Session, "_known_versions", "  plan: known versions (git + registry tags)")
+    timed(session.Session, "_known_versions", "  plan: known versions (git tags + registry tag list)")
     timed(session.Session, "registry_for", "  registry client setup (imports requests)")
-    timed(engine.Engine, "_buildkit", "  build: BuildKit probe")
+    timed(engine.Engine, "_buildkit", "  build: which docker CLI does BuildKit (version processes)")
     timed(engine.Engine, "_run_cli", "  build: docker build (BuildKit)")
     timed(engine.Engine, "_client", "  docker SDK client (imports docker)")
-    timed(engine.Engine, "tag", "  tag: engine tag (SDK)")
-    timed(engine.Engine, "push", "  push: engine push (SDK, first tag)")
+    timed(engine.Engine, "tag", "  engine tag (SDK)")
+    timed(engine.Engine, "push", "  publish: engine push of the first tag (SDK)")
     for name in ("head_manifest", "get_manifest", "put_manifest", "list_tags"):
         timed(registry.RegistryClient, name, f"  registry {name}")
+    timed(notes, "notes_input", "  release: notes input (git history)")
+    timed(git_history, "ensure_history", "  release: git_history.ensure_history")
+    timed(git_history, "release_history", "  release: git_history.release_history")
+    timed(notes, "render_notes", "  release: render the notes (Jinja2)")
 
-    whatif = {w.strip() for w in os.environ.get("BENCH_WHATIF", "").split(",") if w.strip()}
-    if "probe" in whatif:
-        cached = engine._BuildKitClient("/usr/bin/docker", "classic-cli", None)
-        engine.Engine._buildkit = lambda self: (cached, ())
-    if "tag" in whatif:
-        steps.tag_step = lambda s: s.done.add("tag")
-    if "registry-read" in whatif:
-        from image_release.adapters import git_repo
-        from image_release.core.plan import known_versions_from_tags
-
-        session.Session._known_versions = lambda self, ctx, warnings: known_versions_from_tags(
-            git_repo.tag_names(self.root))
+    _patch_whatifs({w.strip() for w in os.environ.get("BENCH_WHATIF", "").split(",") if w.strip()}, engine)
 
     from invoke.main import program
+
     from image_release.tasks._executor import ReleaseExecutor
+
+    # Not part of a plain run: this harness imports the adapters (and so requests) up front to time
+    # them, where a plain run imports what it needs later, inside the steps.
+    phases["harness: import the adapters to time them"] = time.perf_counter() - t
 
     # image_release.tasks adopts the importing Program on import; it was imported above, before the
     # Program ran, so do here what it would have done.
@@ -119,8 +183,18 @@ def main(argv: list[str]) -> int:
             rc = int(e.code or 0)
     phases["program.run"] = time.perf_counter() - t
     total = time.perf_counter() - T0
-    print(json.dumps({"rc": rc, "total": total, "phases": phases,
-                      "subprocesses": [[n, round(s, 4)] for n, s in procs]}))
+    git_procs = [s for n, s in procs if n.split(" ", 1)[0].endswith("git")]
+    out = {"rc": rc, "total": total, "phases": phases, "calls": calls,
+           "git_processes": len(git_procs), "git_seconds": sum(git_procs),
+           "subprocesses": [[n, round(s, 4)] for n, s in procs]}
+    if as_table:
+        lines = [f"{'ms':>6}  {'calls':>5}  phase"]
+        lines += [f"{v * 1000:6.0f}  {calls.get(k, ''):>5}  {k}" for k, v in phases.items()]
+        lines.append(f"{total * 1000:6.0f}         total (from this script's start)")
+        lines.append(f"{out['git_seconds'] * 1000:6.0f}  {len(git_procs):>5}  git processes (all of them)")
+        lines += [f"{s * 1000:6.0f}         subprocess {n}" for n, s in procs if not n.split(" ", 1)[0].endswith("git")]
+        print("\n".join(lines), file=sys.stderr)
+    print(json.dumps(out))
     return rc
 
 

@@ -100,7 +100,7 @@ def summarize(records: list[Record]) -> dict:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -219,7 +219,7 @@ class CountingProxy:
     def host(self) -> str:
         return f"127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> "CountingProxy":
+    def start(self) -> CountingProxy:
         self._thread = threading.Thread(target=self._server.serve_forever, name="counting-proxy", daemon=True)
         self._thread.start()
         return self
@@ -234,7 +234,7 @@ class CountingProxy:
             out, self._server.records = self._server.records, []
         return out
 
-    def __enter__(self) -> "CountingProxy":
+    def __enter__(self) -> CountingProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:
