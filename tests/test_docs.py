@@ -1,0 +1,35 @@
+"""The docs keep up with the code: every setting is documented, and every documented one exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from image_release.settings import DEFAULTS
+
+ROOT = Path(__file__).resolve().parents[1]
+FREE = {"release.build.args", "release.build.labels"}  # mappings whose keys are the user's own
+
+
+def setting_paths(d: dict, prefix: str = "release") -> set[str]:
+    out = set()
+    for key, value in d.items():
+        path = f"{prefix}.{key}"
+        if isinstance(value, dict) and value and path not in FREE:
+            out |= setting_paths(value, path)
+        else:
+            out.add(path)
+    return out
+
+
+def test_every_setting_has_a_row_in_configuration_md():
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    rows = set(re.findall(r"^\| `(release\.[a-z_.]+)` \|", text, re.M))
+    assert setting_paths(DEFAULTS) - rows == set()
+    assert rows - setting_paths(DEFAULTS) == set(), "documented settings that do not exist"
+
+
+def test_docs_the_readme_links_exist():
+    readme = (ROOT / "README.md").read_text()
+    for link in re.findall(r"\]\(((?:docs|examples|\.github)[^)#]*)\)", readme):
+        assert (ROOT / link).exists(), link
