@@ -6,7 +6,6 @@ no traceback, and nothing built (docker image inspect), pushed (skopeo), or crea
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.github_api import FakeGitHub
+from tests.fixtures.registry_extra import free_port
 from tests.fixtures.services import skopeo_tags
 from tests.test_e2e_chain import Project, clean_env, write_project
 
@@ -26,9 +26,7 @@ READ_TOKEN = "ghp_readonly0123456789abcdefABCDEF0123"
 
 
 def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()  # bound, read, released: nothing listens there
 
 
 @dataclass

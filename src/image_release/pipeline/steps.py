@@ -222,6 +222,15 @@ def tag_step(s) -> None:
     s.say(f"tagged locally: {', '.join(refs)}")
 
 
+def _once_published(s, error: ReleaseError, message: str, then: str) -> ReleaseError:
+    """``error`` itself while nothing is published; after that, a PublishError that lists what is out
+    and says how to finish (``then``), keeping the original hint first."""
+    if not s.results.published or isinstance(error, PublishError):
+        return error
+    hint = (f"{error.hint}; then " if error.hint else "") + then
+    return PublishError(message, hint=hint, published=tuple(s.results.published))
+
+
 def _require_image(s) -> None:
     if not s.results.image_id:
         raise BuildError("no image was built in this run", hint="run `invoke build` (it runs before tag and push)")
@@ -238,16 +247,10 @@ def publish_step(s) -> None:
         with s.group(f"publish {image}"):
             try:
                 _publish_image(s, image)
-            except PublishError:
-                raise
             except ReleaseError as e:  # a read or write after the version tag: say what is already out
-                if not s.results.published:
-                    raise
-                raise PublishError(
-                    f"publishing {image} stopped: {e.message}",
-                    hint=(f"{e.hint}; then " if e.hint else "") + "re-run the same command: it converges "
-                    "(tags already published stay as they are)",
-                    published=tuple(s.results.published),
+                raise _once_published(
+                    s, e, f"publishing {image} stopped: {e.message}",
+                    "re-run the same command: it converges (tags already published stay as they are)",
                 ) from None
     s.reporter.set_outputs({"digest": s.results.digest or "", "tags": "\n".join(s.results.published)})
 
@@ -450,13 +453,10 @@ def release_step(s) -> None:
         client = client_for(s, target)
         result = client.publish_release(spec)
     except ReleaseError as e:
-        if not s.results.published:
-            raise
-        raise PublishError(
-            f"the images are published, but the {target.kind} release for {spec.tag} failed: {e.message}",
-            hint=(f"{e.hint}; then " if e.hint else "") + "re-run the same command: the images stay as they "
-            "are and the release is created or updated, never duplicated",
-            published=tuple(s.results.published),
+        raise _once_published(
+            s, e, f"the images are published, but the {target.kind} release for {spec.tag} failed: {e.message}",
+            "re-run the same command: the images stay as they are and the release is created or updated, "
+            "never duplicated",
         ) from None
     s.results.release_url = result.url
     s.say(f"release {'created' if result.created else 'updated'}: {result.url}")
