@@ -33,3 +33,16 @@ def test_docs_the_readme_links_exist():
     readme = (ROOT / "README.md").read_text()
     for link in re.findall(r"\]\(((?:docs|examples|\.github)[^)#]*)\)", readme):
         assert (ROOT / link).exists(), link
+
+
+def test_readme_task_list_is_what_invoke_lists():
+    import os
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"\$ invoke --list\n(.*?)```", readme, re.S).group(1)
+    env = {**os.environ, "COLUMNS": "200"}
+    out = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=ROOT, capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert shown.strip() == out.strip()
