@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -167,7 +168,28 @@ class Session:
             # docker_host=None: the SDK reads DOCKER_HOST with its TLS settings (DOCKER_TLS_VERIFY,
             # DOCKER_CERT_PATH), as GitLab's docker:dind service needs.
             self._engine = Engine(docker_host=None, out=self._err, env=self.env)
+        warm = getattr(self, "_warm", None)
+        if warm is not None and warm is not threading.current_thread():
+            warm.join()
+            self._warm = None
         return self._engine
+
+    def warm_engine(self) -> None:
+        """Reach the engine in the background (the docker SDK import, the daemon's version, which CLI
+        builds with BuildKit) while the plan is read and checked; the build waits for it. It only
+        reads; a failure here is left for the build to report with its own message."""
+        if hasattr(self, "_warm"):
+            return
+        engine = self.engine()
+
+        def check():
+            try:
+                engine.check()
+            except Exception:  # noqa: BLE001 - the build step reports engine trouble properly
+                pass
+
+        self._warm = threading.Thread(target=check, name="image-release-engine", daemon=True)
+        self._warm.start()
 
     def path(self, rel: str) -> Path:
         p = Path(rel)

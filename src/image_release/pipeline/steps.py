@@ -36,6 +36,8 @@ def _once(name: str):
 # -- plan -----------------------------------------------------------------------------------
 @_once("version")
 def plan_step(s, *, as_json: bool = False) -> None:
+    if any(t in s.called for t in CHAIN) and not s.dry_run:
+        s.warm_engine()  # overlaps the engine's start-up with the plan's reads
     plan = s.plan
     if as_json:
         s.say(json.dumps(plan.to_dict(), indent=2))
