@@ -41,14 +41,13 @@ def plan_step(s, *, as_json: bool = False) -> None:
     plan = s.plan
     if as_json:
         s.say(json.dumps(plan.to_dict(), indent=2))
+        for w in plan.warnings:  # the text plan shows its warnings itself
+            s.warn(w)
     else:
         with s.group("release plan"):
             s.say(explain(plan))
             if s.dry_run:
                 s.say("dry run: reads are real; nothing will be built, pushed, deleted or created")
-    if as_json:  # the text plan shows its warnings itself
-        for w in plan.warnings:
-            s.warn(w)
     s.reporter.set_outputs({
         "version": str(plan.version) if plan.version else "",
         "tags": "\n".join(plan.refs()),
