@@ -35,9 +35,11 @@ import socket
 import struct
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 MAX_BODY = 256 << 20
@@ -89,10 +91,13 @@ class Seen:
     status: int | None
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """``with FaultProxy("127.0.0.1:5000") as proxy:`` -> ``proxy.address`` is ``127.0.0.1:PORT``."""
 
+    thread_name = "fault-proxy"
+
     def __init__(self, upstream: str, style: str = "registry", rewrite: bool | None = None):
+        super().__init__()
         parts = urlsplit(upstream if "://" in upstream else f"http://{upstream}")
         if parts.scheme != "http" or parts.hostname not in LOOPBACK:
             raise ValueError(f"the fault proxy forwards to plain HTTP on loopback only, not {upstream!r}")
@@ -106,41 +111,14 @@ class FaultProxy:
         self.log: list[Seen] = []
         self.lock = threading.Lock()
         self._stop = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> FaultProxy:
-        proxy = self
-
-        class Handler(_Handler):
-            owner = proxy
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fault-proxy", daemon=True).start()
-        return self
+    def handler_class(self):
+        return type("Handler", (_Handler,), {"owner": self})
 
     def stop(self) -> None:
         self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "start() the proxy first"
-        return self._server.server_address[1]
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        super().stop()
 
     @property
     def url(self) -> str:

@@ -34,9 +34,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 DOCS = "https://docs.github.com/rest"
 
@@ -190,11 +192,14 @@ def _template(template: str, groups: tuple[str, ...]) -> str:
     return template
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """Start with ``with FakeGitHub() as gh:`` (or ``start()``/``stop()``); ``gh.url`` is the API root."""
+
+    thread_name = "fake-github"
 
     def __init__(self, prefix: str = "") -> None:
         """``prefix`` serves the API under a path, as GitHub Enterprise Server does (``/api/v3``)."""
+        super().__init__()
         self.prefix = prefix.rstrip("/")
         self.lock = threading.RLock()
         self.tokens: dict[str, Token] = {}
@@ -205,39 +210,14 @@ class FakeGitHub:
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self._ids = itertools.count(1001)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "FakeGitHub":
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-github", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeGitHub":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self):
+        return type("Handler", (_Handler,), {"owner": self})
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{self.prefix}"
+        return f"http://{self.address}{self.prefix}"
 
     # -- setup -----------------------------------------------------------------------------
     def add_token(self, token: str, login: str = "octocat", **kw: Any) -> Token:

@@ -38,9 +38,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
 
@@ -152,12 +154,14 @@ class _Injection:
     headers: dict[str, str]
 
 
-class FakeGitLab:
+class FakeGitLab(LoopbackServer):
     """The fake server and its state. Use as a context manager or call start()/stop()."""
 
     registry_host = "registry.example.com"
+    thread_name = "fake-gitlab"
 
     def __init__(self) -> None:
+        super().__init__()
         self.lock = threading.RLock()
         self.projects: dict[int, Project] = {}
         self.tokens: dict[str, Principal] = {}
@@ -165,38 +169,15 @@ class FakeGitLab:
         self._injections: list[_Injection] = []
         self._hooks: list[tuple[str, re.Pattern[str], Callable[["FakeGitLab"], None]]] = []
         self._next_id = 100
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.clock: Callable[[], datetime] = _now
 
     # --------------------------------------------------------------- lifecycle
-    def start(self) -> "FakeGitLab":
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeGitLab":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self):
+        return type("Handler", (_Handler,), {"fake": self})
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "fake not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.address}"
 
     # ------------------------------------------------------------------- setup
     def new_id(self) -> int:
