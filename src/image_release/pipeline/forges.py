@@ -57,7 +57,14 @@ def forge_target(s) -> ForgeTarget:
 
 
 def client_for(s, target: ForgeTarget):
-    """The forge adapter for ``target`` (raises AuthError when its token is missing)."""
+    """The forge adapter for ``target`` (raises AuthError when its token is missing), made once per
+    run: the preflight's client is the release step's."""
+    if target not in s.forge_clients:
+        s.forge_clients[target] = _make_client(s, target)
+    return s.forge_clients[target]
+
+
+def _make_client(s, target: ForgeTarget):
     token = s.env.get(target.token_env or "")
     if not token:
         if target.kind == "github":

@@ -55,6 +55,7 @@ class Session:
         self._plan: ReleasePlan | None = None
         self._reporter = None
         self._registries: dict[str, Any] = {}
+        self.forge_clients: dict[Any, Any] = {}  # per forge target, see pipeline.forges.client_for
         self.done: set[str] = set()
         for secret in self.redactor.values:
             self.reporter.mask(secret)
