@@ -173,3 +173,30 @@ def test_gitlab_default_branch_and_merge_request(gl_project, gitlab, registry_re
     out = gl_project.invoke("release", "--dry-run", env=env)
     assert "push: no" in out.stdout
     assert skopeo_tags(registry_repo) == ["latest"] and skopeo_digest(f"{registry_repo}:latest") == before
+
+
+def test_gitlab_manual_cleanup_job_with_bulk(tmp_path, gitlab):
+    """The manual cleanup job on GitLab, handing the work to GitLab's own cleanup (`--bulk`):
+    scheduled through the registry API with the job token, reported, never awaited."""
+    project = gitlab.projects[42]
+    repo = gitlab.add_repository(project)
+    for v in ("1.0.0", "1.1.0", "1.2.0", "latest"):
+        gitlab.add_registry_tag(repo, v)
+    proj = write_project(tmp_path / "cleanup", f"{gitlab.registry_host}/acme/app")
+    env = clean_env(
+        CI="true", GITLAB_CI="true", CI_COMMIT_SHA=proj.head(), CI_COMMIT_BRANCH="main", CI_DEFAULT_BRANCH="main",
+        CI_PIPELINE_SOURCE="web", CI_PROJECT_PATH="acme/app", CI_PROJECT_ID="42", CI_SERVER_URL=gitlab.url,
+        CI_PROJECT_DIR=str(proj.path), CI_REGISTRY=gitlab.registry_host, CI_JOB_TOKEN=JOB_TOKEN,
+    )
+    dry = proj.invoke("clean", "--keep", "2", "--bulk", "--dry-run", env=env)
+    assert "would schedule" in dry.stdout and not repo.scheduled
+    out = proj.invoke("clean", "--keep", "2", "--bulk", "--older-than", "7d", env=env)
+    assert "asynchronously" in out.stdout and "once an hour" in out.stdout
+    (params,) = repo.scheduled
+    assert params["keep_n"] == 2 and params["older_than"] == "7d"
+    assert re.fullmatch(params["name_regex_delete"], "1.2.0") and not re.fullmatch(params["name_regex_delete"], "latest")
+    assert sorted(repo.tags) == ["1.0.0", "1.1.0", "1.2.0", "latest"]  # nothing awaited: GitLab works later
+    gitlab.run_scheduled_cleanups()  # what GitLab does then: every tag was pushed just now, none older than 7d
+    assert sorted(repo.tags) == ["1.0.0", "1.1.0", "1.2.0", "latest"]
+    wrong = proj.invoke("clean", "--keep", "2", "--older-than", "7d", env=env, check=False)
+    assert wrong.returncode == 2 and "--older-than goes with --bulk" in wrong.stderr

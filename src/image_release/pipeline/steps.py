@@ -486,7 +486,7 @@ def _summary(s) -> None:
 
 
 # -- retention ------------------------------------------------------------------------------
-def retention_step(s, *, keep=None, keep_prereleases=None) -> None:
+def retention_step(s, *, keep=None, keep_prereleases=None, bulk=False, older_than=None) -> None:
     from image_release.adapters.cleanup import apply_retention
     from image_release.core.plan import default_images
     from image_release.core.retention import plan_retention
@@ -501,13 +501,38 @@ def retention_step(s, *, keep=None, keep_prereleases=None) -> None:
     if not images:
         raise ConfigError("no image to clean: release.images is empty",
                           hint="set release.images in invoke.yaml")
+    if older_than and not bulk:
+        raise ConfigError("--older-than goes with --bulk (GitLab's own cleanup)",
+                          hint="add --bulk, or drop --older-than to keep the newest versions by SemVer")
     for image in images:
         deleter = _deleter(s, image)
+        if bulk:
+            _bulk_retention(s, deleter, image, keep, older_than)
+            continue
         plan = plan_retention(deleter.tags_by_digest(), keep, keep_pre, c.keep_patterns)
         with s.group(f"retention for {image} (keep {keep})"):
             report = apply_retention(deleter, plan, dry_run=s.dry_run, fail_on_refused=c.fail_on_refused)
             for line in report.lines():
                 s.say(line)
+
+
+# A plain SemVer version tag as the registry holds it (``+`` written as ``-``): what GitLab may delete.
+VERSION_TAG_REGEX = r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?"
+
+
+def _bulk_retention(s, deleter, image, keep, older_than) -> None:
+    """GitLab's asynchronous bulk delete of version tags: scheduled, reported, never awaited."""
+    from image_release.adapters.cleanup import schedule_bulk
+
+    if not getattr(deleter, "supports_bulk", False):
+        raise ConfigError(f"--bulk is GitLab's own cleanup, and {image} is on {deleter.kind}",
+                          hint="drop --bulk: the tags are then deleted one by one, by SemVer")
+    keep_regex = "|".join(s.settings.clean.keep_patterns) or None
+    with s.group(f"GitLab cleanup for {image} (keep {keep})"):
+        report = schedule_bulk(deleter, VERSION_TAG_REGEX, keep_n=keep, name_regex_keep=keep_regex,
+                               older_than=older_than, dry_run=s.dry_run)
+        for line in report.lines():
+            s.say(line)
 
 
 def _int_flag(value, flag: str) -> int:
