@@ -41,6 +41,14 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
 }
 
+# True when PID is a running (not zombie) process named NAME.
+alive_as() {
+  local pid=$1 name=$2 stat
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  case "$stat" in *"($name) "[RSDIT]*) return 0 ;; *) return 1 ;; esac
+}
+
 docker_up() { DOCKER_HOST="unix://$SOCK" "$DOCKER" info >/dev/null 2>&1; }
 registry_up() { curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; }
 
@@ -48,17 +56,20 @@ start_dockerd() {
   if docker_up; then say "dockerd already running at $SOCK"; return 0; fi
   say "starting dockerd (bridge none, no iptables, socket $SOCK)"
   mkdir -p "$STATE"
-  # A pidfile left by a dockerd that is gone (machine reused) would make the new one refuse to start.
-  if [ -f "$STATE/dockerd.pid" ] && ! kill -0 "$(cat "$STATE/dockerd.pid")" 2>/dev/null; then
+  # A pidfile left by a dockerd that is gone (machine reused, or killed and not yet reaped) would make
+  # the new one refuse to start. The daemon does not answer, so no live dockerd owns it.
+  if [ -f "$STATE/dockerd.pid" ] && ! alive_as "$(cat "$STATE/dockerd.pid")" dockerd; then
     rm -f "$STATE/dockerd.pid"
   fi
   # setsid: keep dockerd out of the caller's process group, so stop is explicit.
   setsid dockerd --bridge=none --iptables=false --ip-masq=false --host "unix://$SOCK" \
     --data-root "${IR_DOCKER_ROOT:-/var/lib/docker}" --exec-root "$STATE/exec" \
     --pidfile "$STATE/dockerd.pid" >"$STATE/dockerd.log" 2>&1 < /dev/null &
+  local pid=$!
   echo started >"$STATE/dockerd.started"
   for _ in $(seq 1 120); do
     docker_up && { say "dockerd ready"; return 0; }
+    kill -0 "$pid" 2>/dev/null || break  # it exited: say why now, not after a minute
     sleep 0.5
   done
   say "dockerd did not come up; its log follows"; tail -n 30 "$STATE/dockerd.log" >&2; exit 1
@@ -110,16 +121,22 @@ base_image() {
 }
 
 stop_all() {
+  # Only what `start` started, and only while the recorded pid is still that program (a reused machine
+  # may have given the pid to something else).
   if [ -f "$STATE/registry.pid" ]; then
-    kill "$(cat "$STATE/registry.pid")" 2>/dev/null || true
+    local rpid; rpid=$(cat "$STATE/registry.pid")
+    alive_as "$rpid" docker-registry && kill "$rpid" 2>/dev/null
     rm -f "$STATE/registry.pid"; say "registry stopped"
   fi
   if [ -f "$STATE/dockerd.started" ] && [ -f "$STATE/dockerd.pid" ]; then
     local pid; pid=$(cat "$STATE/dockerd.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    if alive_as "$pid" dockerd; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do alive_as "$pid" dockerd || break; sleep 0.25; done
+    fi
     rm -f "$STATE/dockerd.started"; say "dockerd stopped"
   fi
+  return 0
 }
 
 case "${1:-}" in
