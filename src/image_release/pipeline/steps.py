@@ -294,7 +294,7 @@ def _publish_image(s, image: str) -> None:
             hint="another run may be publishing the same version; re-run the same command",
         )
     published.append(ref)
-    s.say(f"pushed {ref} ({digest})")
+    s.say(f"pushed {ref}, read back from the registry: {digest}")
 
     # 2. Every other tag: the same manifest put under the new name.
     manifest = client.get_manifest(repo, digest)
