@@ -956,15 +956,8 @@ def parse_rules(lines: Sequence[str]) -> tuple[Rule, ...]:
     Returns the rules in input order; :func:`evaluate` sorts by priority. An empty input gives no
     rules (metadata-action would fall back to its own defaults: see ``default_rules``).
     """
-    if isinstance(lines, str):
-        lines = lines.splitlines()
     rules: list[Rule] = []
-    for lineno, line in enumerate(lines, 1):
-        if not isinstance(line, str):
-            raise RuleError(f"tag rule line {lineno} is {line!r}, not text", hint="give each rule as a string")
-        text = _strip_comment_line(line)
-        if text is None:
-            continue
+    for lineno, line, text in _entries(lines, "tag rule", "rule"):
         try:
             rtype, attrs, priority = _parse_rule(text)
         except _Problem as p:
@@ -973,17 +966,23 @@ def parse_rules(lines: Sequence[str]) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def parse_flavor(lines: Sequence[str]) -> Flavor:
-    """Parse ``flavor:`` lines: ``latest=auto|true|false``, ``prefix=...[,onlatest=true]``, ``suffix=...``."""
+def _entries(lines: Sequence[str] | str, kind: str, what: str):
+    """(line number, line, text) of each rule or flavor line that is not blank or a comment; line
+    numbers count every line, so they match the user's config. A block scalar string is split."""
     if isinstance(lines, str):
         lines = lines.splitlines()
-    latest, prefix, prefix_on, suffix, suffix_on = "auto", "", False, "", False
     for lineno, line in enumerate(lines, 1):
         if not isinstance(line, str):
-            raise RuleError(f"flavor line {lineno} is {line!r}, not text", hint="give each flavor entry as a string")
+            raise RuleError(f"{kind} line {lineno} is {line!r}, not text", hint=f"give each {what} as a string")
         text = _strip_comment_line(line)
-        if text is None:
-            continue
+        if text is not None:
+            yield lineno, line, text
+
+
+def parse_flavor(lines: Sequence[str]) -> Flavor:
+    """Parse ``flavor:`` lines: ``latest=auto|true|false``, ``prefix=...[,onlatest=true]``, ``suffix=...``."""
+    latest, prefix, prefix_on, suffix, suffix_on = "auto", "", False, "", False
+    for lineno, line, text in _entries(lines, "flavor", "flavor entry"):
         try:
             _reject_actions_expr(text)
             onlatest_for: str | None = None
