@@ -459,13 +459,18 @@ class RegistryClient:
             url = next_url
         return list(dict.fromkeys(tags))
 
-    def head_manifest(self, repo: str, ref: str) -> ManifestInfo | None:
-        """Digest, media type and size of ``repo:ref`` (tag or digest), or None when it does not exist."""
+    def _read_manifest(self, method: str, repo: str, ref: str):
+        """HEAD or GET ``repo:ref`` with the full manifest Accept list: (response, what it was)."""
         validate_repository(repo)
         self._check_ref(ref)
-        what = f"HEAD {self.host}/{repo}{_sep(ref)}{ref}"
-        resp = self._call("HEAD", f"/v2/{repo}/manifests/{ref}", repo=repo, actions=("pull",),
+        what = f"{method} {self.host}/{repo}{_sep(ref)}{ref}"
+        resp = self._call(method, f"/v2/{repo}/manifests/{ref}", repo=repo, actions=("pull",),
                           headers={"Accept": MANIFEST_ACCEPT}, what=what)
+        return resp, what
+
+    def head_manifest(self, repo: str, ref: str) -> ManifestInfo | None:
+        """Digest, media type and size of ``repo:ref`` (tag or digest), or None when it does not exist."""
+        resp, what = self._read_manifest("HEAD", repo, ref)
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
@@ -480,11 +485,7 @@ class RegistryClient:
 
     def get_manifest(self, repo: str, ref: str) -> Manifest:
         """The manifest of ``repo:ref`` byte for byte. Raises RegistryError (status 404) when absent."""
-        validate_repository(repo)
-        self._check_ref(ref)
-        what = f"GET {self.host}/{repo}{_sep(ref)}{ref}"
-        resp = self._call("GET", f"/v2/{repo}/manifests/{ref}", repo=repo, actions=("pull",),
-                          headers={"Accept": MANIFEST_ACCEPT}, what=what)
+        resp, what = self._read_manifest("GET", repo, ref)
         if resp.status_code == 404:
             raise RegistryError(f"manifest {self.host}/{repo}{_sep(ref)}{ref} not found",
                                 hint="check the repository and tag (list them with `invoke clean --dry-run`)",
