@@ -273,6 +273,14 @@ def is_digest(ref: str) -> bool:
     return isinstance(ref, str) and ":" in ref and bool(_DIGEST_RE.fullmatch(ref))
 
 
+def short_digest(digest: str | None) -> str:
+    """``sha256:`` and the first 12 hex digits, for messages."""
+    if not digest:
+        return "-"
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:12]}" if hexpart else digest
+
+
 def is_plain_http(host: str) -> bool:
     """True when Docker would speak plain HTTP to ``host`` by default: loopback addresses and ``localhost``."""
     try:

@@ -47,6 +47,22 @@ class ReleaseSpec:
 
 
 @dataclass(frozen=True)
+class ForgeTarget:
+    """Where a release goes: GitHub, GitLab, or no forge (the notes go to a file)."""
+
+    kind: str  # github | gitlab | none
+    project: str | None = None  # owner/repo, or GitLab project id/path
+    api_url: str | None = None
+    token_env: str | None = None  # the variable the token comes from (for messages)
+    job_token: bool = False
+
+    def describe(self) -> str:
+        if self.kind == "none":
+            return "no forge (notes written to a file)"
+        return f"{self.kind} project {self.project} ({self.api_url})"
+
+
+@dataclass(frozen=True)
 class ReleaseResult:
     """What the forge holds after publishing."""
 

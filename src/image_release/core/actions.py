@@ -1,0 +1,206 @@
+"""The actions a run can take (pure data).
+
+Every step reads what it needs, hands those facts to a pure function in core that returns a list of
+these actions, and the applier (``image_release.pipeline.applier``) carries them out in order. A dry
+run prints the same list (``describe`` of each) and applies none of it: that is the only place a dry
+run differs from a real one.
+
+Actions name *what* to do, never how: the applier picks the adapter. An action whose outcome depends
+on the registry at that moment (``RepairFloating``, ``DeleteIfUntagged``) carries the rule, and the
+applier reads just before it acts and asks core for the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from image_release.core.build_spec import BuildSpec
+from image_release.core.image_ref import short_digest
+from image_release.core.release_spec import ForgeTarget, ReleaseSpec
+
+
+class Action:
+    """Base of every action: ``describe`` says what it does, in the words a dry run prints after
+    "would"; ``details`` is extra text a dry run shows after it (the release notes, say)."""
+
+    def describe(self) -> str:  # pragma: no cover - every action overrides it
+        raise NotImplementedError
+
+    def details(self) -> tuple[str, str] | None:
+        """(group title, text) that a dry run shows after the action's line."""
+        return None
+
+
+# -- the image -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Build(Action):
+    spec: BuildSpec
+
+    def describe(self) -> str:
+        return f"build {', '.join(self.spec.tags)} from {self.spec.context} ({self.spec.dockerfile})"
+
+
+@dataclass(frozen=True)
+class TagLocal(Action):
+    """Give the image built in this run more local tags."""
+
+    refs: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"tag the image locally as {', '.join(self.refs)}"
+
+
+# -- publishing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushVersion(Action):
+    """Push ``image:tag`` once (blobs and manifest), from the image built in this run, or take the
+    digest a build that pushed by itself reported; then read it back. Every other tag of the release
+    is put afterwards as a manifest (``PutTags``)."""
+
+    image: str
+    tag: str
+    later_tags: tuple[str, ...] = ()  # for the description only
+
+    def describe(self) -> str:
+        rest = ", ".join(self.later_tags) or "no other tags"
+        return f"push {self.image}:{self.tag} once, then add {rest} as manifests (no blob re-upload)"
+
+
+@dataclass(frozen=True)
+class PutTags(Action):
+    """Put the manifest ``image:source`` resolves to (just pushed) under every one of ``tags``,
+    byte for byte, and check each tag resolves to it (``floating`` ones may have been moved on by a
+    concurrent release: ``RepairFloating`` settles those)."""
+
+    image: str
+    source: str
+    tags: tuple[str, ...]
+    floating: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"add {', '.join(self.tags)} to {self.image} (the manifest of {self.source}, byte for byte)"
+
+
+@dataclass(frozen=True)
+class RepairFloating(Action):
+    """After publishing, put each floating tag this run moved on the highest stable version that owns
+    it (a concurrent release of the same line may have finished in the wrong order)."""
+
+    image: str
+    tags: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (f"check {', '.join(self.tags)} of {self.image} against concurrent releases and put each on "
+                "the highest version that owns it")
+
+
+@dataclass(frozen=True)
+class DeleteIfUntagged(Action):
+    """Same-version replacement: delete ``digest`` (what ``version_tag`` pointed at before this
+    release) once ``version_tag`` points at the new image and no tag points at the old one."""
+
+    image: str
+    version_tag: str
+    digest: str
+
+    def describe(self) -> str:
+        return (f"delete the old {self.image}:{self.version_tag} image {short_digest(self.digest)} after "
+                "publishing, if no tag still points at it")
+
+
+# -- the forge release ---------------------------------------------------------------------------
+
+
+def _release_line(spec: ReleaseSpec, where: str) -> str:
+    return (f"create or update {spec.name!r} for {spec.tag} on {where} (prerelease: "
+            f"{'yes' if spec.prerelease else 'no'}, latest: {'yes' if spec.make_latest else 'no'})")
+
+
+@dataclass(frozen=True)
+class PublishRelease(Action):
+    """Create or update the forge release for ``spec.tag`` (never a duplicate)."""
+
+    target: ForgeTarget
+    spec: ReleaseSpec = field(repr=False)
+    full_body: str = field(default="", repr=False)
+
+    def describe(self) -> str:
+        return _release_line(self.spec, self.target.describe())
+
+    def details(self) -> tuple[str, str]:
+        return "release notes (dry run)", self.full_body
+
+
+@dataclass(frozen=True)
+class WriteNotes(Action):
+    """No forge: the release notes go to a file."""
+
+    path: str
+    spec: ReleaseSpec = field(repr=False)
+    body: str = field(repr=False, default="")
+
+    def describe(self) -> str:
+        return _release_line(self.spec, f"no forge: the notes go to {self.path}")
+
+    def details(self) -> tuple[str, str]:
+        return "release notes (dry run)", self.body
+
+
+# -- cleanup -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeleteManifest(Action):
+    """Delete a manifest by digest; every tag on it goes with it (``tags``: the ones it has)."""
+
+    image: str
+    digest: str
+    tags: tuple[str, ...]
+    reason: str
+    about: str = ""  # what the manifest is, when it has no tags ("the previous 1.2.3")
+
+    @property
+    def what(self) -> str:
+        return f"manifest {short_digest(self.digest)} ({self.about or 'tags ' + ', '.join(self.tags)})"
+
+    def describe(self) -> str:
+        return f"delete {self.what}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class DeleteTag(Action):
+    """Remove one tag alone; the manifest stays (other kept tags point at it)."""
+
+    image: str
+    tag: str
+    digest: str
+    reason: str
+
+    @property
+    def what(self) -> str:
+        return f"tag {self.tag} ({short_digest(self.digest)})"
+
+    def describe(self) -> str:
+        return f"delete {self.what}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ScheduleBulkDelete(Action):
+    """GitLab's own asynchronous cleanup of a repository's version tags."""
+
+    image: str
+    name_regex_delete: str
+    keep_n: int | None = None
+    name_regex_keep: str | None = None
+    older_than: str | None = None
+
+    def describe(self) -> str:
+        parts = [f"name_regex_delete={self.name_regex_delete!r}"]
+        parts += [f"{k}={v!r}" for k, v in (("keep_n", self.keep_n), ("name_regex_keep", self.name_regex_keep),
+                                             ("older_than", self.older_than)) if v is not None]
+        return (f"schedule GitLab's bulk delete for {self.image} (" + ", ".join(parts) + "); it runs "
+                "asynchronously, at most once an hour per repository, and never deletes 'latest'")
