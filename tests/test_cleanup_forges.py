@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from image_release.adapters.cleanup import (
-    GhcrDeleter,
-    GitLabDeleter,
-    apply_retention,
-    deleter_for,
-    replace_old_digest,
-    schedule_bulk,
-)
+from image_release.adapters.deleters import GhcrDeleter, GitLabDeleter, deleter_for
 from image_release.adapters.ghcr_packages import GhcrPackages
 from image_release.adapters.gitlab_registry import GitLabRegistry
 from image_release.core.retention import plan_replacement, plan_retention
 from image_release.errors import AuthError, ConfigError, DeleteRefused, RegistryError
 from tests.fakes.github_api import FakeGitHub
+from tests.fixtures.cleanup_runs import apply_retention, replace_old_digest, schedule_bulk
 from tests.fixtures.forge_fakes import gitlab_project
 
 GH_TOKEN = "ghp_cleanup_secret_789"
@@ -347,7 +341,7 @@ def test_deleter_for_gitlab_without_project_is_a_config_error():
 
 
 def test_deleter_for_any_other_host_is_oci():
-    from image_release.adapters.cleanup import OciDeleter
+    from image_release.adapters.deleters import OciDeleter
 
     deleter = deleter_for("127.0.0.1:5999/team/app:1.0.0", {})
     assert isinstance(deleter, OciDeleter) and deleter.repo == "team/app"
@@ -442,7 +436,7 @@ def test_deleter_for_ghcr_pushes_with_the_release_token_without_showing_it(gh):
 
 
 def test_deleter_from_settings_reads_the_forge_settings(gl, glrepo):
-    from image_release.adapters.cleanup import deleter_from_settings
+    from image_release.adapters.deleters import deleter_from_settings
     from image_release.settings import parse_settings
 
     settings = parse_settings({"forge": {"gitlab": {"url": gl.url, "project": "7", "token_env": "MY_GL"}},

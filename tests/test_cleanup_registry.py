@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from image_release.adapters.cleanup import OciDeleter, apply_retention, deleter_for, replace_old_digest
+from image_release.adapters.deleters import OciDeleter, deleter_for
 from image_release.adapters.http_retry import RetryPolicy
 from image_release.adapters.registry import RegistryClient
 from image_release.core.image_ref import parse_image
 from image_release.core.retention import plan_replacement, plan_retention
 from image_release.errors import DeleteRefused
+from tests.fixtures.cleanup_runs import apply_retention, replace_old_digest
 from tests.fixtures.services import skopeo_digest, skopeo_tags
 
 DOCKER = "/usr/bin/docker"
@@ -324,25 +325,24 @@ def test_replacement_on_a_registry_refusing_deletion_warns(no_delete_registry, i
         replace_old_digest(deleter, plan, dry_run=False, fail_on_refused=True)
 
 
-def test_one_call_helpers_for_the_tasks(registry_repo, images):
-    from image_release.adapters.cleanup import clean, replace_after_publish
-
+def test_replacement_and_retention_as_the_steps_run_them(registry_repo, images):
+    """What the publish step (same-version replacement) and `invoke clean` do, each read from the registry."""
     client, repo = client_for(registry_repo)
     old = publish(registry_repo, images[0], ["1.0.0", "1.0", "1", "latest"])
     publish(registry_repo, images[1], ["0.9.0", "0.9", "0"])
     publish(registry_repo, images[2], ["0.8.0"])
     deleter = deleter_for(registry_repo, {})
 
-    nothing = replace_after_publish(deleter, "1.0.0", old, old)
+    nothing = replace_old_digest(deleter, plan_replacement("1.0.0", old, old, {}), dry_run=False)
     assert nothing.deleted == [] and "did not change" in nothing.notes[0]
 
     new = publish(registry_repo, images[3], ["1.0.0", "1.0", "1", "latest"])
-    report = replace_after_publish(deleter, "1.0.0", old, new)
+    report = replace_old_digest(deleter, plan_replacement("1.0.0", old, new, deleter.tags_by_digest()), dry_run=False)
     assert report.ok and client.head_manifest(repo, old) is None
 
-    dry = clean(deleter, keep=1, dry_run=True)
+    dry = apply_retention(deleter, plan_retention(deleter.tags_by_digest(), 1), dry_run=True)
     listed = "\n".join(dry.lines())
     assert len(dry.deleted) == 2 and "would delete tag 0.9.0" in listed and "(tags 0.8.0)" in listed
     assert "0.8.0" in skopeo_tags(registry_repo)
-    clean(deleter, keep=1)
+    apply_retention(deleter, plan_retention(deleter.tags_by_digest(), 1), dry_run=False)
     assert skopeo_tags(registry_repo) == ["0", "0.9", "1", "1.0", "1.0.0", "latest"]

@@ -54,6 +54,7 @@ def write_project(path: Path, image: str, extra_yaml: str = "") -> Project:
     (path / "tasks.py").write_text("from image_release.tasks import ns  # noqa: F401\n")
     (path / "Dockerfile").write_text("FROM scratch\nCOPY payload.txt /payload.txt\nCOPY Dockerfile /Dockerfile\n")
     (path / "invoke.yaml").write_text(
+        "tasks:\n  executor_class: image_release.tasks.ReleaseExecutor\n"  # the one line the README asks for
         "release:\n"
         f"  images: [{image}]\n"
         "  build:\n    network: host\n"

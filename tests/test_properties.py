@@ -237,17 +237,18 @@ class _Engine:
         pass
 
 
-class _Session:
-    """What ``_publish_image`` reads from a session, and nothing else."""
+class _Run:
+    """What the publish step's actions read from a run, and nothing else."""
 
     def __init__(self, plan, settings, context, registry: _Registry, image: str):
         from image_release.core.image_ref import parse_image
-        from image_release.pipeline.session import Results
+        from image_release.pipeline.run import Results
 
         self.plan, self.settings, self.context = plan, settings, context
         self.dry_run = False
         self.results = Results(image_id="sha256:local", build_pushed=False)
         self.env: dict = {}
+        self.registry_tags: dict = {}
         self._registry, self._image = registry, parse_image(image)
         self.lines: list[str] = []
         self._engine = _Engine(registry, str(plan.version))
@@ -258,10 +259,24 @@ class _Session:
     def engine(self):
         return self._engine
 
+    def retry_policy(self):
+        from image_release.adapters.http_retry import RetryPolicy
+
+        return RetryPolicy(attempts=1)
+
     def say(self, text=""):
         self.lines.append(text)
 
     warn = say
+
+
+def _publish(run, image):
+    """The publish step for one image: read, let core decide, apply (pipeline.steps.publishing)."""
+    from image_release.core.publish import publish_actions
+    from image_release.pipeline.runner import apply
+    from image_release.pipeline.steps.publishing import read_facts
+
+    apply(run, publish_actions(run.plan, read_facts(run, image)))
 
 
 _NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -279,7 +294,6 @@ def test_property_concurrent_releases_end_with_floating_tags_on_their_owners(ver
         version_tag_of,
     )
     from image_release.core.versions import parse_version
-    from image_release.pipeline.steps import _publish_image
 
     st_settings = parse_settings({"images": [_IMAGE]})
     choices = data.draw(st.lists(st.integers(0, 2), min_size=200, max_size=200))
@@ -295,8 +309,8 @@ def test_property_concurrent_releases_end_with_floating_tags_on_their_owners(ver
                       source="cli", timestamp=_NOW)
         plan = make_plan(ctx, st_settings, known_versions=known)
         moved |= {d.tag for d in plan.decisions if d.move and d.kind == FLOATING}
-        session = _Session(plan, st_settings, ctx, registry, _IMAGE)
-        jobs[str(v)] = (lambda s=session: _publish_image(s, _IMAGE))
+        run = _Run(plan, st_settings, ctx, registry, _IMAGE)
+        jobs[str(v)] = (lambda r=run: _publish(r, _IMAGE))
     errors = sched.run(jobs)
     assert not errors, errors
     ctx = Context(event=TAG, ref="refs/tags/v0.0.1", tag="v0.0.1", sha="a" * 40, timestamp=_NOW)

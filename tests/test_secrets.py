@@ -170,11 +170,11 @@ def test_a_debug_traceback_is_redacted(world, tmp_path):
     site.mkdir()
     (site / "sitecustomize.py").write_text(
         "import os\n"
-        "import image_release.pipeline.steps as steps\n"
-        "def broken(s, **kw):\n"
+        "import image_release.pipeline.steps.planning as planning\n"
+        "def broken(self, run):\n"
         "    raise RuntimeError('request failed with Authorization: token ' + os.environ['GITHUB_TOKEN']\n"
         "                       + ' and ' + os.environ['CI_DEPLOY_PASSWORD'])\n"
-        "steps.plan_step = broken\n"
+        "planning.PlanStep.run = broken\n"
     )
     pythonpath = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
     for debug in ("0", "1"):

@@ -1,6 +1,8 @@
-"""Deleting old images: carry out the plans of ``core.retention`` on a registry.
+"""Deleters: delete manifests and tags on a registry, one interface for three registries.
 
-One interface, three registries:
+The decisions (what goes, and when) are core's (``core.retention``, ``core.cleanup``); the carrying
+out, with its report of what was deleted and what was left behind, is the pipeline's
+(``pipeline.deletions``). A deleter only talks to its registry:
 
 * :class:`OciDeleter` -- a generic OCI distribution registry (``RegistryClient``): a manifest is deleted
   by digest (every tag on it goes with it); one tag alone goes through the OCI tag DELETE or, where the
@@ -14,28 +16,19 @@ One interface, three registries:
   background at most once an hour per repository and never deletes ``latest``: scheduled and reported,
   never waited for. A manifest goes once its last tag is deleted (GitLab's garbage collection).
 
-:func:`replace_old_digest` and :func:`apply_retention` carry out a plan and return a
-:class:`CleanupReport`. A registry that refuses deletion (405, ``DeleteRefused``) gives a warning that
-says what was left behind and why, or -- with ``fail_on_refused`` -- a ``DeleteRefused`` error (the
-report rides along as ``error.report``). A dry run lists exactly what would go and why, and deletes nothing.
+A registry that refuses a deletion raises ``DeleteRefused``; a tag or manifest already gone is
+"already gone", not an error.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
 from image_release.core.image_ref import parse_image
-from image_release.core.retention import DELETE, ReplacementPlan, RetentionPlan
-from image_release.core.retention import short_digest as _short
+from image_release.core.image_ref import short_digest as _short
 from image_release.errors import AuthError, ConfigError, DeleteRefused, RegistryError, ReleaseError
 
 GHCR_HOST = "ghcr.io"
-
-# A refusal with one of these statuses concerns the whole registry (deletion disabled / not offered):
-# trying the remaining deletions would only be refused again.
-_REGISTRY_WIDE = (405,)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -312,11 +305,8 @@ def deleter_for(
     (throwaway manifest pushed with the same token, then its version deleted); off, such tags are left behind.
     """
     name = parse_image(image)
-    host, repo = name.registry, name.repository
     gitlab_hosts = {h.lower() for h in (gitlab_registry_host, env.get("CI_REGISTRY")) if h}
-    if host == GHCR_HOST:
-        from image_release.adapters.ghcr_packages import GhcrPackages
-
+    if name.registry == GHCR_HOST:
         token = env.get(github_token_env)
         if not token:
             raise AuthError(
@@ -324,49 +314,63 @@ def deleter_for(
                 hint=f"set {github_token_env} (in GitHub Actions: the job's GITHUB_TOKEN with "
                 "`permissions: packages: write`; elsewhere a token with delete:packages)",
             )
-        owner, _, package = repo.partition("/")
-        if not package:
-            raise ConfigError(
-                f"{image}: a ghcr.io image is ghcr.io/OWNER/PACKAGE",
-                hint="name the image like ghcr.io/acme/app",
-            )
         api = github_api_url or env.get("GITHUB_API_URL") or "https://api.github.com"
-        client = None
+        creds = None
         if ghcr_single_tags:
-            from image_release.adapters.registry import RegistryClient
             from image_release.adapters.registry_auth import Credentials
 
             creds = credentials or Credentials(env.get("GITHUB_ACTOR") or "image-release", token,
                                                source=f"env {github_token_env}")
-            client = RegistryClient(host, credentials=creds, retry=retry, timeout=timeout)
-        return GhcrDeleter(GhcrPackages(token, api, timeout=timeout), owner, package, client=client)
-    if host.lower() in gitlab_hosts:
-        from image_release.adapters.gitlab_registry import GitLabRegistry
-
+        return _ghcr_deleter(image, token, api, creds, retry, timeout)
+    if name.registry.lower() in gitlab_hosts:
         url = gitlab_url or env.get("CI_SERVER_URL")
         project = gitlab_project or env.get("CI_PROJECT_ID") or env.get("CI_PROJECT_PATH")
-        if not url or not project:
-            missing = "the GitLab URL (forge.gitlab.url or CI_SERVER_URL)" if not url else \
-                "the GitLab project (forge.gitlab.project or CI_PROJECT_ID)"
-            raise ConfigError(
-                f"{image} is in GitLab's container registry, but {missing} is not known",
-                hint="set forge.gitlab.url and forge.gitlab.project, or run inside GitLab CI",
-            )
-        token = env.get(gitlab_token_env) or None
-        job_token = None if token else (env.get(gitlab_job_token_env) or None)
-        if not token and not job_token:
-            raise AuthError(
-                f"deleting images in GitLab's registry needs a token: neither {gitlab_token_env} nor "
-                f"{gitlab_job_token_env} is set",
-                hint="in GitLab CI the job token (CI_JOB_TOKEN) works for the project's own registry; elsewhere "
-                f"set {gitlab_token_env} to an access token with the api scope",
-            )
-        registry = GitLabRegistry(url, project, token=token, job_token=job_token, timeout=timeout)
-        return GitLabDeleter(registry, registry.find_repository(f"{host}/{repo}"), image=f"{host}/{repo}")
+        return _gitlab_deleter(image, url, project, (gitlab_token_env, gitlab_job_token_env), env, timeout)
     from image_release.adapters.registry import RegistryClient
 
-    client = RegistryClient(host, credentials=credentials, retry=retry, timeout=timeout)
-    return OciDeleter(client, repo)
+    client = RegistryClient(name.registry, credentials=credentials, retry=retry, timeout=timeout)
+    return OciDeleter(client, name.repository)
+
+
+def _ghcr_deleter(image: str, token: str, api: str, creds: Any, retry: Any, timeout: float) -> GhcrDeleter:
+    """ghcr.io/OWNER/PACKAGE through the Packages API; with ``creds``, one tag alone through the registry."""
+    from image_release.adapters.ghcr_packages import GhcrPackages
+
+    name = parse_image(image)
+    owner, _, package = name.repository.partition("/")
+    if not package:
+        raise ConfigError(f"{image}: a ghcr.io image is ghcr.io/OWNER/PACKAGE", hint="name the image like ghcr.io/acme/app")
+    client = None
+    if creds is not None:
+        from image_release.adapters.registry import RegistryClient
+
+        client = RegistryClient(name.registry, credentials=creds, retry=retry, timeout=timeout)
+    return GhcrDeleter(GhcrPackages(token, api, timeout=timeout), owner, package, client=client)
+
+
+def _gitlab_deleter(image: str, url: str | None, project: Any, token_envs: tuple[str, str], env: Mapping[str, str],
+                    timeout: float) -> GitLabDeleter:
+    """The project's registry repository through GitLab's API, with its token, else the job token."""
+    from image_release.adapters.gitlab_registry import GitLabRegistry
+
+    if not url or not project:
+        missing = "the GitLab URL (forge.gitlab.url or CI_SERVER_URL)" if not url else \
+            "the GitLab project (forge.gitlab.project or CI_PROJECT_ID)"
+        raise ConfigError(f"{image} is in GitLab's container registry, but {missing} is not known",
+                          hint="set forge.gitlab.url and forge.gitlab.project, or run inside GitLab CI")
+    token_env, job_env = token_envs
+    token = env.get(token_env) or None
+    job_token = None if token else (env.get(job_env) or None)
+    if not token and not job_token:
+        raise AuthError(
+            f"deleting images in GitLab's registry needs a token: neither {token_env} nor {job_env} is set",
+            hint="in GitLab CI the job token (CI_JOB_TOKEN) works for the project's own registry; elsewhere "
+            f"set {token_env} to an access token with the api scope",
+        )
+    name = parse_image(image)
+    path = f"{name.registry}/{name.repository}"
+    registry = GitLabRegistry(url, project, token=token, job_token=job_token, timeout=timeout)
+    return GitLabDeleter(registry, registry.find_repository(path), image=path)
 
 
 def deleter_from_settings(image: str, settings: Any, env: Mapping[str, str], credentials: Any = None,
@@ -389,201 +393,3 @@ def deleter_from_settings(image: str, settings: Any, env: Mapping[str, str], cre
         retry=RetryPolicy(settings.retry_attempts, settings.retry_base_delay, settings.retry_max_delay),
         timeout=settings.registry_timeout,
     )
-
-
-# ---------------------------------------------------------------------------------------------------
-# The report
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CleanupItem:
-    what: str  # "manifest sha256:... (tags 1.0.0)" or "tag 1.0.0"
-    reason: str  # why it goes (from the plan)
-    detail: str = ""  # what the registry did, or why it was left behind
-
-
-@dataclass
-class CleanupReport:
-    image: str
-    registry: str
-    dry_run: bool = False
-    deleted: list[CleanupItem] = field(default_factory=list)  # with dry_run: what would be deleted
-    left_behind: list[CleanupItem] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)  # the plan's keep decisions, one line each
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.left_behind
-
-    @property
-    def warnings(self) -> list[str]:
-        return [f"left behind: {i.what}: {i.detail}" for i in self.left_behind]
-
-    def lines(self) -> list[str]:
-        head = f"cleanup of {self.image} ({self.registry})" + (" -- dry run, nothing deleted" if self.dry_run else "")
-        out = [head]
-        verb = "would delete" if self.dry_run else "deleted"
-        if not self.deleted and not self.left_behind:
-            out.append("  nothing to delete")
-        for item in self.deleted:
-            detail = f" [{item.detail}]" if item.detail and not self.dry_run else ""
-            out.append(f"  {verb} {item.what}: {item.reason}{detail}")
-        for line in self.kept:
-            out.append(f"  {line}")
-        for item in self.left_behind:
-            out.append(f"  WARNING: left behind {item.what} ({item.reason}): {item.detail}")
-        out += [f"  note: {n}" for n in self.notes]
-        return out
-
-
-# ---------------------------------------------------------------------------------------------------
-# Carrying out plans
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Step:
-    item: CleanupItem
-    run: Any  # () -> str
-
-
-def replace_old_digest(deleter: Deleter, plan: ReplacementPlan, dry_run: bool,
-                       fail_on_refused: bool = False) -> CleanupReport:
-    """Delete the old manifest of a re-released version when the plan says it may go."""
-    report = CleanupReport(deleter.image, deleter.kind, dry_run=dry_run)
-    if plan.delete_digest is None:
-        report.notes.append(plan.reason)
-        return report
-    digest = plan.delete_digest
-    item = CleanupItem(f"manifest {_short(digest)} (the previous {plan.version_tag})", plan.reason)
-    _run(deleter, report, [_Step(item, lambda: deleter.delete_digest(digest, ()))], dry_run, fail_on_refused)
-    return report
-
-
-def apply_retention(deleter: Deleter, plan: RetentionPlan, dry_run: bool,
-                    fail_on_refused: bool = False) -> CleanupReport:
-    """Delete what ``plan`` says goes: whole manifests whose every tag goes, then lone tags whose manifest
-    stays. The plan must be made from this deleter's :meth:`tags_by_digest`, read just before."""
-    report = CleanupReport(deleter.image, deleter.kind, dry_run=dry_run)
-    report.kept = [d.line() for d in plan.tags if d.action != DELETE]
-    reasons = {d.tag: d.reason for d in plan.tags}
-    steps: list[_Step] = []
-    for dd in reversed(plan.digests):  # oldest first
-        if dd.action == DELETE:
-            why = "; ".join(f"{t}: {reasons[t]}" for t in dd.tags)
-            steps.append(_Step(
-                CleanupItem(f"manifest {_short(dd.digest)} (tags {', '.join(dd.tags)})", why),
-                lambda dd=dd: deleter.delete_digest(dd.digest, dd.tags),
-            ))
-    for tag, digest in plan.lone_tags:
-        item = CleanupItem(f"tag {tag} ({_short(digest)})", reasons[tag])
-        if dry_run and not deleter.supports_single_tag:
-            report.left_behind.append(CleanupItem(
-                item.what, item.reason,
-                f"{deleter.kind} cannot delete one tag of an image that keeps other tags; it would stay",
-            ))
-            continue
-        steps.append(_Step(item, lambda tag=tag: deleter.delete_tag(tag)))
-    _run(deleter, report, steps, dry_run, fail_on_refused)
-    return report
-
-
-def schedule_bulk(deleter: Deleter, name_regex_delete: str, keep_n: int | None = None,
-                  name_regex_keep: str | None = None, older_than: str | None = None,
-                  dry_run: bool = False) -> CleanupReport:
-    """GitLab's asynchronous bulk delete: schedule it and report; never wait for it."""
-    report = CleanupReport(deleter.image, deleter.kind, dry_run=dry_run)
-    if not deleter.supports_bulk:
-        deleter.bulk(name_regex_delete, keep_n, name_regex_keep, older_than)  # raises ConfigError
-    if dry_run:
-        parts = [f"name_regex_delete={name_regex_delete!r}"]
-        parts += [f"{k}={v!r}" for k, v in (("keep_n", keep_n), ("name_regex_keep", name_regex_keep),
-                                             ("older_than", older_than)) if v is not None]
-        report.notes.append("would schedule GitLab's bulk delete (" + ", ".join(parts) + "); it runs "
-                            "asynchronously, at most once an hour per repository, and never deletes 'latest'")
-        return report
-    report.notes.append(deleter.bulk(name_regex_delete, keep_n, name_regex_keep, older_than))
-    return report
-
-
-def _run(deleter: Deleter, report: CleanupReport, steps: list[_Step], dry_run: bool,
-         fail_on_refused: bool) -> None:
-    if dry_run:
-        report.deleted.extend(s.item for s in steps)  # a dry run warns, never fails
-        return
-    for i, step in enumerate(steps):
-        try:
-            detail = step.run()
-        except DeleteRefused as exc:
-            report.left_behind.append(CleanupItem(step.item.what, step.item.reason, exc.message))
-            if exc.status in _REGISTRY_WIDE:
-                for rest in steps[i + 1:]:
-                    report.left_behind.append(CleanupItem(
-                        rest.item.what, rest.item.reason,
-                        f"not attempted: {deleter.kind} refuses deletion ({exc.status})",
-                    ))
-                report.notes.append(f"{deleter.kind} refused deletion: {exc.hint}" if exc.hint
-                                    else f"{deleter.kind} refused deletion")
-                break
-            continue
-        except ReleaseError as exc:
-            raise _stopped(exc, report, steps[i:]) from exc
-        report.deleted.append(CleanupItem(step.item.what, step.item.reason, detail))
-    _maybe_fail(report, fail_on_refused)
-
-
-def _maybe_fail(report: CleanupReport, fail_on_refused: bool) -> None:
-    if fail_on_refused and report.left_behind:
-        left = "; ".join(f"{i.what} ({i.detail})" for i in report.left_behind)
-        done = ", ".join(i.what for i in report.deleted) or "nothing"
-        err = DeleteRefused(
-            f"cleanup of {report.image} left images behind: {left}. Deleted: {done}",
-            hint=f"{report.registry} refused these; allow deletion there, delete them by hand, or set "
-            "clean.fail_on_refused: false to make this a warning",
-            status=405,
-        )
-        err.report = report  # type: ignore[attr-defined]
-        raise err
-
-
-def _stopped(exc: ReleaseError, report: CleanupReport, remaining: list[_Step]) -> ReleaseError:
-    """The same typed error, saying what was already deleted and what was not attempted."""
-    new = copy.copy(exc)
-    done = ", ".join(i.what for i in report.deleted) or "nothing"
-    todo = ", ".join(s.item.what for s in remaining)
-    new.message = f"{exc.message} (cleanup of {report.image} stopped; deleted so far: {done}; not done: {todo})"
-    new.args = (new.message,)
-    new.report = report  # type: ignore[attr-defined]
-    return new
-
-
-# ---------------------------------------------------------------------------------------------------
-# One call each, for the tasks
-# ---------------------------------------------------------------------------------------------------
-
-
-def replace_after_publish(deleter: Deleter, version_tag: str, old_digest: str | None, new_digest: str,
-                          dry_run: bool = False, fail_on_refused: bool = False) -> CleanupReport:
-    """After the release published ``version_tag`` (and its floating tags) on ``new_digest``: read the
-    registry and delete ``old_digest`` (what ``version_tag`` pointed at before) if nothing points at it.
-
-    ``old_digest`` must be read *before* publishing (HEAD of ``version_tag``; None when it did not exist).
-    """
-    from image_release.core.retention import plan_replacement
-
-    if old_digest is None or old_digest == new_digest:  # nothing to replace: no registry read needed
-        plan = plan_replacement(version_tag, old_digest, new_digest, {})
-    else:
-        plan = plan_replacement(version_tag, old_digest, new_digest, deleter.tags_by_digest())
-    return replace_old_digest(deleter, plan, dry_run, fail_on_refused)
-
-
-def clean(deleter: Deleter, keep: int, keep_prereleases: int | None = None, keep_patterns: Sequence[str] = (),
-          floating: Sequence[str] = (), dry_run: bool = False, fail_on_refused: bool = False) -> CleanupReport:
-    """``invoke clean``: read the registry, plan the retention, carry it out (or, dry, list it)."""
-    from image_release.core.retention import plan_retention
-
-    plan = plan_retention(deleter.tags_by_digest(), keep, keep_prereleases, keep_patterns, floating)
-    return apply_retention(deleter, plan, dry_run, fail_on_refused)

@@ -5,29 +5,14 @@ Tokens come from the environment only (the variable names are settings). A dry r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from image_release.core.release_spec import ForgeTarget
 from image_release.errors import AuthError, ConfigError
 
 
-@dataclass(frozen=True)
-class ForgeTarget:
-    kind: str  # github | gitlab | none
-    project: str | None = None  # owner/repo, or GitLab project id/path
-    api_url: str | None = None
-    token_env: str | None = None  # the variable the token comes from (for messages)
-    job_token: bool = False
-
-    def describe(self) -> str:
-        if self.kind == "none":
-            return "no forge (notes written to a file)"
-        return f"{self.kind} project {self.project} ({self.api_url})"
-
-
-def forge_target(s) -> ForgeTarget:
-    f = s.settings.forge
-    ctx = s.context
-    env = s.env
+def forge_target(run) -> ForgeTarget:
+    f = run.settings.forge
+    ctx = run.context
+    env = run.env
     kind = f.type
     if kind == "auto":
         if f.github_repository or ctx.ci == "github":
@@ -56,37 +41,36 @@ def forge_target(s) -> ForgeTarget:
     return ForgeTarget("none")
 
 
-def client_for(s, target: ForgeTarget):
+def client_for(run, target: ForgeTarget):
     """The forge adapter for ``target`` (raises AuthError when its token is missing), made once per
     run: the preflight's client is the release step's."""
-    if target not in s.forge_clients:
-        s.forge_clients[target] = _make_client(s, target)
-    return s.forge_clients[target]
+    if target not in run.forge_clients:
+        run.forge_clients[target] = _make_client(run, target)
+    return run.forge_clients[target]
 
 
-def _make_client(s, target: ForgeTarget):
-    token = s.env.get(target.token_env or "")
+def _make_client(run, target: ForgeTarget):
+    token = run.env.get(target.token_env or "")
     if not token:
         if target.kind == "github":
             hint = (f"set {target.token_env} (on GitHub Actions: env: {target.token_env}: ${{{{ secrets.GITHUB_TOKEN }}}}, "
                     "with permissions: contents: write)")
         else:
-            hint = (f"set {s.settings.forge.gitlab_token_env} (a token with the api scope) or run in GitLab CI "
-                    f"where {s.settings.forge.gitlab_job_token_env} is given")
+            hint = (f"set {run.settings.forge.gitlab_token_env} (a token with the api scope) or run in GitLab CI "
+                    f"where {run.settings.forge.gitlab_job_token_env} is given")
         raise AuthError(f"no token to create the {target.kind} release: {target.token_env} is not set", hint=hint)
-    s.redactor.add(token)
-    s.reporter.mask(token)
-    st = s.settings
+    run.secret(token)
+    st = run.settings
     if target.kind == "github":
         from image_release.adapters.forge_github import GitHubForge
 
         return GitHubForge(target.project, token, api_url=target.api_url, retries=st.retry_attempts,
-                           backoff_factor=st.retry_base_delay, log=s.warn)
+                           backoff_factor=st.retry_base_delay, log=run.warn)
     from image_release.adapters.forge_gitlab import GitLabForge
 
     if target.job_token:
         forge = GitLabForge(target.api_url, target.project, job_token=token, retries=st.retry_attempts)
     else:
         forge = GitLabForge(target.api_url, target.project, token=token, retries=st.retry_attempts)
-    forge.log = s.warn
+    forge.log = run.warn
     return forge

@@ -4,60 +4,41 @@ A project's ``tasks.py`` can be one line::
 
     from image_release.tasks import ns
 
-The chain: ``version`` -> ``build`` -> ``tag`` -> ``push`` -> ``release``; ``clean`` applies the
-retention policy. Each task runs its pre-tasks first, once, with the ``--tag`` and ``--dry-run``
-given to whichever task was called (see ``_executor``).
+and a project's own task can depend on one of them: ``@task(pre=[image_release.tasks.release])``.
+
+The chain: ``version`` -> ``build`` -> ``tag`` / ``push`` -> ``release``; ``clean`` applies the
+retention policy. Each task runs its chain, each step once. To run several of them in one command
+(``invoke version --tag v1.2.3 build push``) with ``--tag``/``--dry-run`` reaching all, select the
+executor in invoke.yaml (Invoke reads it from config files only)::
+
+    tasks: {executor_class: image_release.tasks.ReleaseExecutor}
 """
 
 from invoke import Collection
 
 from image_release.settings import KEY, defaults
-from image_release.tasks import build as _build
-from image_release.tasks import clean as _clean
-from image_release.tasks import push as _push
-from image_release.tasks import release as _release
-from image_release.tasks import tag as _tag
-from image_release.tasks import version as _version
+from image_release.tasks._boundary import install as _install_excepthook
+from image_release.tasks._build import build
+from image_release.tasks._clean import clean
+from image_release.tasks._executor import ReleaseExecutor
+from image_release.tasks._push import push
+from image_release.tasks._release import release
+from image_release.tasks._tag import tag
+from image_release.tasks._version import version
 
-EXECUTOR = "image_release.tasks._executor.ReleaseExecutor"
+EXECUTOR = "image_release.tasks.ReleaseExecutor"
+_install_excepthook()  # configuration errors Invoke raises before any task: one line, not a traceback
 
 
 def config() -> dict:
-    """The config to declare on a root namespace that composes these tasks: the ``release``
-    defaults (so ``INVOKE_RELEASE_*`` variables work) and the chain-aware executor."""
-    return {KEY: defaults(), "tasks": {"executor_class": EXECUTOR}}
+    """The config to declare on a root namespace that composes these tasks: the ``release`` defaults
+    (so ``INVOKE_RELEASE_*`` variables work). The executor is chosen in invoke.yaml (``EXECUTOR``)."""
+    return {KEY: defaults()}
 
-
-def _adopt_program() -> None:
-    """Make the ``invoke`` command that is importing this collection use the chain-aware executor.
-
-    Invoke reads ``tasks.executor_class`` from config files only (a collection's own config is
-    loaded later, per task), so a project whose ``tasks.py`` is the one import line would run with
-    the plain executor and ``--tag`` would not reach the pre-tasks. When the importer is an Invoke
-    ``Program`` still on its default executor, point it at ours. A project that sets
-    ``tasks.executor_class`` itself, or runs ``image-release``, is left as it is.
-    """
-    import sys
-
-    from invoke import Executor, Program
-
-    frame = sys._getframe(1)
-    while frame is not None:
-        program = frame.f_locals.get("self")
-        if isinstance(program, Program):
-            if program.executor_class is Executor:
-                from image_release.tasks._executor import ReleaseExecutor
-
-                program.executor_class = ReleaseExecutor
-            return
-        frame = frame.f_back
-
-
-_adopt_program()
 
 ns = Collection()
-for _task in (_version.version, _build.build, _tag.tag, _push.push, _release.release, _clean.clean):
+for _task in (version, build, tag, push, release, clean):
     ns.add_task(_task)
 ns.configure(config())
 
-__all__ = ["ns", "config", "EXECUTOR"]
+__all__ = ["ns", "config", "EXECUTOR", "ReleaseExecutor", "version", "build", "tag", "push", "release", "clean"]

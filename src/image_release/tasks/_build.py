@@ -1,14 +1,9 @@
 """`invoke build`: build the image from the current source."""
 
-from invoke import task
-
-from image_release.tasks._boundary import boundary
-from image_release.tasks._common import helps
-from image_release.tasks import version as _version
+from image_release.tasks._common import helps, release_task
 
 
-@task(pre=[_version.version], help=helps())
-@boundary
+@release_task("build", help=helps())
 def build(c, tag=None, dry_run=False):
     """Build the image from the current source (Dockerfile, args, labels).
 
@@ -16,7 +11,6 @@ def build(c, tag=None, dry_run=False):
     nothing is pushed. Uses BuildKit when available or needed (platforms, secrets, cache export),
     else the Docker Engine API. Settings: release.build.* in invoke.yaml.
     """
-    from image_release.pipeline import steps
-    from image_release.pipeline.session import session_for
+    from image_release.tasks._common import run_task
 
-    steps.build_step(session_for(c, tag=tag, dry_run=dry_run))
+    run_task(c, "build", tag=tag, dry_run=dry_run)

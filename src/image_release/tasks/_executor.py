@@ -1,14 +1,16 @@
-"""The Invoke executor that makes a task chain behave as one release.
+"""The Invoke executor that makes one invocation one release run.
 
-Invoke passes command-line arguments only to the task named there, never to its pre-tasks, and
-deduplicates only identical calls. So ``invoke release --tag v1.2.3`` would plan ``version``
-without the tag, and ``invoke version --tag v1.2.3 build`` would run ``version`` twice. This
-executor fixes both once, for every task: the chain-wide flags given to any task on the command
-line (``--tag``, ``--dry-run``) become run-wide settings (``release.tag``, ``release.dry_run``),
-and each task runs once per invocation, with the flags it was given explicitly.
+Invoke passes command-line arguments only to the task named there and calls tasks one after another.
+This executor looks at the whole list of calls first (after Invoke expanded pre/post tasks and
+removed duplicates) and makes one :class:`RunRequest` from every image-release task in it, whatever
+its name or collection: the steps that will run (so every preflight happens before anything is
+built, and the registry is read when a later task publishes), the chain-wide flags given to any of
+them (``--tag``, ``--dry-run``), and each step's own options (``version --json``, ``clean --keep``).
+Every task of the invocation gets the run through its context.
 
-It is selected through Invoke's own config (``tasks.executor_class``), which the collection
-declares, so plain ``invoke`` uses it too.
+Select it in invoke.yaml (Invoke reads the executor from config files, before any collection
+config): ``tasks: {executor_class: image_release.tasks.ReleaseExecutor}``. ``image-release`` always
+uses it.
 """
 
 from __future__ import annotations
@@ -16,83 +18,93 @@ from __future__ import annotations
 from invoke import Call, Executor
 from invoke.parser import ParserContext
 
-# Flags that belong to the whole chain: (task argument name, release.* setting).
-CHAIN_FLAGS = (("tag", "tag"), ("dry_run", "dry_run"))
+from image_release.tasks._common import CHAIN_FLAGS, ReleaseTask, RunContext, RunHolder
+
+
+class _RunCall(Call):
+    """A call whose context carries the invocation's run."""
+
+    def __init__(self, call: Call, holder: RunHolder):
+        super().__init__(call.task, called_as=call.called_as, args=call.args, kwargs=call.kwargs)
+        self.holder = holder
+
+    def make_context(self, config, core_parse_result):
+        c = RunContext(config=config, remainder=core_parse_result.remainder)
+        c.release_run = self.holder
+        return c
 
 
 class ReleaseExecutor(Executor):
     def execute(self, *tasks):
-        explicit: dict[str, dict] = {}
-        called: list[str] = []
-        for t in tasks:
-            if isinstance(t, ParserContext):
-                name = t.name
-                given = {a.name: a.value for a in t.args.values() if a.got_value}
-            elif isinstance(t, str):
-                name, given = t, {}
-            else:
-                name, given = t[0], dict(t[1])
-            called.append(name.rsplit(".", 1)[-1])
-            explicit.setdefault(name, {}).update(given)
-            for arg, key in CHAIN_FLAGS:
-                if arg in given and given[arg] not in (None, False, ""):
-                    if "release" not in self.config:
-                        self.config["release"] = {}
-                    if not hasattr(self.config["release"], "keys"):
-                        raise _shape_error(self.config, "release is not a mapping")
-                    self.config["release"][key] = given[arg]
-        # Which tasks were asked for: lets `version` run the forge preflight only when a release follows.
-        self.config["release_called"] = called
-        self._explicit = explicit
-        from invoke.config import AmbiguousMergeError
+        from image_release.tasks._boundary import guard
 
-        try:
+        self._explicit = _explicit_flags(tasks)
+        with guard(config=self.config):  # Invoke's own config errors (merging, casting INVOKE_* variables) come from here
             return super().execute(*tasks)
-        except AmbiguousMergeError as exc:  # Invoke's merge, before any task (and its error boundary) runs
-            raise _shape_error(self.config, exc) from None
 
     def dedupe(self, calls):
-        """One call per task; a task named on the command line keeps its own flags."""
-        seen = {}
+        """One call per task (a task named on the command line keeps its own flags), every one of them
+        with the invocation's run."""
+        seen: dict[int, Call] = {}
         for call in calls:
-            key = id(call.task)
-            if key in seen:
+            if id(call.task) in seen:
                 continue
-            own = {}
-            for name, given in self._explicit.items():
-                try:
-                    if self.collection[name] is call.task:
-                        own = given
-                        break
-                except (KeyError, ValueError):
-                    continue
+            own = self._own_flags(call.task)
             if own and call.kwargs != own:
-                kwargs = {**call.kwargs, **own}
-                call = Call(call.task, args=call.args, kwargs=kwargs, called_as=call.called_as)
-            seen[key] = call
-        return list(seen.values())
+                call = Call(call.task, args=call.args, kwargs={**call.kwargs, **own}, called_as=call.called_as)
+            seen[id(call.task)] = call
+        deduped = list(seen.values())
+        holder = RunHolder(request_for(deduped, self._explicit_given(deduped)))
+        return [_RunCall(call, holder) for call in deduped]
+
+    def _own_flags(self, task) -> dict:
+        for name, given in self._explicit.items():
+            try:
+                if self.collection[name] is task:
+                    return given
+            except (KeyError, ValueError):
+                continue
+        return {}
+
+    def _explicit_given(self, calls) -> list[dict]:
+        return [self._own_flags(call.task) for call in calls]
 
 
-def _shape_error(config, exc):
-    """A setting whose shape differs from its default (a word where a mapping belongs, or the reverse):
-    Invoke refuses to merge it with a traceback. Name the setting as the settings parser does, exit 2."""
-    import os
-    import sys
+def _explicit_flags(tasks) -> dict[str, dict]:
+    """The flags each task was given explicitly on the command line (not its defaults)."""
+    explicit: dict[str, dict] = {}
+    for t in tasks:
+        if isinstance(t, ParserContext):
+            name, given = t.name, {a.name: a.value for a in t.args.values() if a.got_value}
+        elif isinstance(t, str):
+            name, given = t, {}
+        else:
+            name, given = t[0], dict(t[1])
+        explicit.setdefault(name, {}).update(given)
+    return explicit
 
-    from invoke.exceptions import Exit
 
-    from image_release.errors import ConfigError
-    from image_release.pipeline.redact import Redactor
-    from image_release.settings import parse_settings
+def request_for(calls, explicit: list[dict]):
+    """The run request of these calls: the steps of every image-release task among them, the chain-wide
+    flags given to any of them, each step's options."""
+    from image_release.errors import ContextError
+    from image_release.pipeline.run import RunRequest
+    from image_release.pipeline.steps import chain_of
 
-    error = ConfigError(f"a setting in the Invoke configuration has the wrong shape ({exc})",
-                        hint="compare invoke.yaml with the settings in docs/configuration.md")
-    for level in ("_project", "_runtime", "_user", "_system"):
-        data = getattr(config, level, None) or {}
-        try:
-            parse_settings(data.get("release") if isinstance(data, dict) else None)
-        except ConfigError as e:
-            error = e
-            break
-    print(Redactor.from_env(os.environ)(f"error: {error}"), file=sys.stderr, flush=True)
-    return Exit(code=2)
+    steps, requested, flags, options = [], [], {}, {}
+    for call, given in zip(calls, explicit):
+        if not isinstance(call.task, ReleaseTask):
+            continue
+        step = call.task.step
+        steps.append(step)
+        requested.append(step)
+        options[step] = {k: v for k, v in call.kwargs.items() if k not in CHAIN_FLAGS}
+        for flag in CHAIN_FLAGS:
+            value = given.get(flag, call.kwargs.get(flag))
+            if value in (None, False, ""):
+                continue
+            if flags.get(flag, value) != value:
+                raise ContextError(f"two tasks of this command were given different --{flag.replace('_', '-')}",
+                                   hint="give it once, to any one task: it reaches every task of the command")
+            flags[flag] = value
+    return RunRequest(steps=chain_of(steps), requested=tuple(requested), flags=flags, options=options)

@@ -1,14 +1,9 @@
 """`invoke push`: publish the image and its tags to the registry."""
 
-from invoke import task
-
-from image_release.tasks._boundary import boundary
-from image_release.tasks._common import helps
-from image_release.tasks import tag as _tag
+from image_release.tasks._common import helps, release_task
 
 
-@task(pre=[_tag.tag], help=helps())
-@boundary
+@release_task("publish", help=helps())
 def push(c, tag=None, dry_run=False):
     """Publish the image: version tag once, then every other tag.
 
@@ -16,7 +11,6 @@ def push(c, tag=None, dry_run=False):
     and checked against the pushed digest. A re-released version replaces its old image without a
     gap, and the old digest is deleted only when no tag points at it. Pull requests push nothing.
     """
-    from image_release.pipeline import steps
-    from image_release.pipeline.session import session_for
+    from image_release.tasks._common import run_task
 
-    steps.publish_step(session_for(c, tag=tag, dry_run=dry_run))
+    run_task(c, "publish", tag=tag, dry_run=dry_run)

@@ -1,14 +1,9 @@
 """`invoke release`: the whole chain, ending with the GitHub or GitLab release."""
 
-from invoke import task
-
-from image_release.tasks._boundary import boundary
-from image_release.tasks._common import helps
-from image_release.tasks import push as _push
+from image_release.tasks._common import helps, release_task
 
 
-@task(pre=[_push.push], help=helps())
-@boundary
+@release_task("release", help=helps())
 def release(c, tag=None, dry_run=False):
     """The whole chain: build, publish, and the GitHub/GitLab release.
 
@@ -17,7 +12,6 @@ def release(c, tag=None, dry_run=False):
     the output folder. Notes: image refs and digest, pull/run commands, changelog since the
     previous release, system requirements. The forge token is checked before anything is built.
     """
-    from image_release.pipeline import steps
-    from image_release.pipeline.session import session_for
+    from image_release.tasks._common import run_task
 
-    steps.release_step(session_for(c, tag=tag, dry_run=dry_run))
+    run_task(c, "release", tag=tag, dry_run=dry_run)

@@ -1,20 +1,14 @@
 """`invoke tag`: give the built image every tag of the plan, locally."""
 
-from invoke import task
-
-from image_release.tasks._boundary import boundary
-from image_release.tasks._common import helps
-from image_release.tasks import build as _build
+from image_release.tasks._common import helps, release_task
 
 
-@task(pre=[_build.build], help=helps())
-@boundary
+@release_task("tag", help=helps())
 def tag(c, tag=None, dry_run=False):
     """Tag the built image locally with every tag of the plan.
 
     Nothing leaves the machine; `invoke push` publishes.
     """
-    from image_release.pipeline import steps
-    from image_release.pipeline.session import session_for
+    from image_release.tasks._common import run_task
 
-    steps.tag_step(session_for(c, tag=tag, dry_run=dry_run))
+    run_task(c, "tag", tag=tag, dry_run=dry_run)

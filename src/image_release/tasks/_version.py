@@ -1,13 +1,9 @@
 """`invoke version`: show what a release would publish, and why."""
 
-from invoke import task
-
-from image_release.tasks._boundary import boundary
-from image_release.tasks._common import helps
+from image_release.tasks._common import helps, release_task
 
 
-@task(help=helps(json="print the plan as JSON for scripts: version, tags (image:tag), labels, decisions"))
-@boundary
+@release_task("plan", help=helps(json="print the plan as JSON for scripts: version, tags (image:tag), labels, decisions"))
 def version(c, tag=None, dry_run=False, json=False):
     """Show the release plan: version, tags (and why), labels.
 
@@ -16,8 +12,6 @@ def version(c, tag=None, dry_run=False, json=False):
     run here, before anything is built. Floating tags (1.2, 1, latest) move only when this is the
     highest stable version of their line; prereleases never move them.
     """
-    from image_release.pipeline import steps
-    from image_release.pipeline.session import session_for
+    from image_release.tasks._common import run_task
 
-    s = session_for(c, tag=tag, dry_run=dry_run)
-    steps.plan_step(s, as_json=json)
+    run_task(c, "plan", tag=tag, dry_run=dry_run, json=json)

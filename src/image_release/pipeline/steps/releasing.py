@@ -1,14 +1,19 @@
-"""Gather what the release notes say (git history, published refs, settings) and render them."""
+"""The release step (``invoke release``): read what the notes say (git history, what was published,
+settings), let core render them and shape the forge release, and hand that one action to the applier."""
 
 from __future__ import annotations
 
+from image_release.core.actions import PublishRelease, WriteNotes
 from image_release.core.notes import (
     GITHUB_BODY_LIMIT, GITLAB_BODY_LIMIT, LATEST, MAJOR, MINOR, VERSION, MovedTag, NotesInput,
     limit_body, render_notes,
 )
 from image_release.core.plan import VERSION as PLAN_VERSION
 from image_release.core.release_spec import Asset, Link, ReleaseSpec
-from image_release.errors import ConfigError, GitError
+from image_release.errors import ConfigError, GitError, ReleaseError
+from image_release.pipeline import checks
+from image_release.pipeline.checks import REAL, Check
+from image_release.pipeline.steps.publishing import once_published
 
 
 def moved_tags(plan) -> tuple[MovedTag, ...]:
@@ -31,35 +36,35 @@ def moved_tags(plan) -> tuple[MovedTag, ...]:
     return tuple(out)
 
 
-def notes_input(s) -> NotesInput:
+def notes_input(run) -> NotesInput:
     from image_release.adapters import git_history
     from image_release.core.changelog import RepoLinks, build_changelog, guess_kind
 
-    plan = s.plan
-    ctx = s.context
+    plan = run.plan
+    ctx = run.context
     tag = ctx.tag
     changelog = None
     history_note = None
     previous = None
     from image_release.adapters.git_repo import is_repository
 
-    if is_repository(s.root):
-        deepen = s.settings.notes.deepen
-        status = git_history.ensure_history(s.root, None, deepen=deepen)
+    if is_repository(run.root):
+        deepen = run.settings.notes.deepen
+        status = git_history.ensure_history(run.root, None, deepen=deepen)
         try:
-            history = git_history.release_history(s.root, tag)
+            history = git_history.release_history(run.root, tag)
             until = tag
         except GitError:  # the tag is not in this clone (e.g. --tag before tagging): from HEAD
-            history = git_history.release_history(s.root, tag, ref="HEAD")
+            history = git_history.release_history(run.root, tag, ref="HEAD")
             until = "HEAD"
         previous = history.previous
         if not status.complete and previous:  # a shallow clone may still hold this whole range
-            status = git_history.ensure_history(s.root, previous, deepen=deepen, until=until)
+            status = git_history.ensure_history(run.root, previous, deepen=deepen, until=until)
         history_note = status.note
         web = f"{ctx.server_url.rstrip('/')}/{ctx.repository}" if ctx.server_url and ctx.repository else None
         links = RepoLinks(web, guess_kind(web)) if web else None
         changelog = build_changelog(history.commits, tag=tag, previous_tag=previous, links=links)
-    project = s.settings.project.get("title") or (ctx.repository or s.root.name).rsplit("/", 1)[-1]
+    project = run.settings.project.get("title") or (ctx.repository or run.root.name).rsplit("/", 1)[-1]
     return NotesInput(
         project=project,
         version=str(plan.version),
@@ -67,40 +72,40 @@ def notes_input(s) -> NotesInput:
         previous_tag=previous,
         prerelease=plan.prerelease,
         images=plan.images,
-        published=tuple(s.results.published) or plan.refs(),
-        digest=s.results.digest,
+        published=tuple(run.results.published) or plan.refs(),
+        digest=run.results.digest,
         moved_tags=moved_tags(plan),
-        ports=s.settings.notes.run_ports,
-        env=s.settings.notes.run_env,
-        platforms=s.settings.build.platforms,
+        ports=run.settings.notes.run_ports,
+        env=run.settings.notes.run_env,
+        platforms=run.settings.build.platforms,
         changelog=changelog,
-        requirements=s.settings.notes.requirements,
+        requirements=run.settings.notes.requirements,
         history_note=history_note,
-        date=s.now.strftime("%Y-%m-%d"),
+        date=run.now.strftime("%Y-%m-%d"),
     )
 
 
-def release_spec(s, target) -> tuple[ReleaseSpec, str]:
+def release_spec(run, target) -> tuple[ReleaseSpec, str]:
     """The forge release for this run, and the full (uncut) notes."""
-    plan = s.plan
+    plan = run.plan
     template_text = None
-    template_name = s.settings.notes.template
+    template_name = run.settings.notes.template
     if template_name:
-        path = s.path(template_name)
+        path = run.path(template_name)
         try:
             template_text = path.read_text()
         except OSError as e:
             raise ConfigError(f"cannot read the release notes template {path}: {e.strerror}",
                               hint="fix release.notes.template (a path relative to the project)") from None
-    full = render_notes(notes_input(s), template_text, template_name=template_name)
+    full = render_notes(notes_input(run), template_text, template_name=template_name)
     limit = GITLAB_BODY_LIMIT if target.kind == "gitlab" else GITHUB_BODY_LIMIT
     assets = []
-    for a in s.settings.notes.assets:
+    for a in run.settings.notes.assets:
         if a == "digests":
-            lines = [f"{ref}@{s.results.digest}" for ref in (s.results.published or plan.refs())]
+            lines = [f"{ref}@{run.results.digest}" for ref in (run.results.published or plan.refs())]
             assets.append(Asset("image-digests.txt", ("\n".join(lines) + "\n").encode(), "text/plain"))
         elif a.startswith("file:"):
-            p = s.path(a[5:])
+            p = run.path(a[5:])
             try:
                 assets.append(Asset(p.name, p.read_bytes()))
             except OSError as e:
@@ -111,18 +116,18 @@ def release_spec(s, target) -> tuple[ReleaseSpec, str]:
     body = limit_body(full, limit, full_notes_at=where, forge="GitHub" if target.kind != "gitlab" else "GitLab")
     links = tuple(
         Link(name=f"{ref}", url=_registry_url(ref), link_type="image")
-        for ref in (s.results.published or plan.refs())
+        for ref in (run.results.published or plan.refs())
     )
-    name = s.settings.notes.name.format(version=plan.version, tag=s.context.tag)
+    name = run.settings.notes.name.format(version=plan.version, tag=run.context.tag)
     spec = ReleaseSpec(
-        tag=s.context.tag,
+        tag=run.context.tag,
         name=name,
         body=body,
         prerelease=plan.prerelease,
         make_latest=plan.make_latest,
-        target_commitish=s.context.sha or None,
+        target_commitish=run.context.sha or None,
         assets=tuple(assets),
-        replace_assets=s.settings.notes.replace_assets,
+        replace_assets=run.settings.notes.replace_assets,
         links=links,
     )
     return spec, full
@@ -132,3 +137,42 @@ def _registry_url(ref: str) -> str:
     host = ref.split("/", 1)[0]
     scheme = "http" if host.startswith(("127.", "localhost", "[::1]")) else "https"
     return f"{scheme}://{ref}"
+
+
+def notes_path(run) -> str:
+    n = run.settings.notes
+    version = str(run.plan.version)
+    if n.file:
+        return str(run.path(n.file.format(version=version, tag=run.context.tag)))
+    return str(run.path(run.settings.output_dir) / f"release-notes-{version}.md")
+
+
+class ReleaseStep:
+    """Creates or updates the GitHub or GitLab release; without a forge, writes the notes to a file."""
+
+    name = "release"
+
+    def skip(self, run) -> str | None:
+        return None if run.plan.release else run.plan.release_reason
+
+    def checks(self, run):
+        return (Check("release inputs", checks.release_inputs), Check("forge", checks.forge, REAL))
+
+    def run(self, run) -> None:
+        from image_release.pipeline.forges import forge_target
+        from image_release.pipeline.runner import apply
+
+        target = forge_target(run)
+        spec, full_body = release_spec(run, target)
+        if target.kind == "none":
+            action = WriteNotes(notes_path(run), spec, full_body)
+        else:
+            action = PublishRelease(target, spec, full_body)
+        try:
+            apply(run, [action])
+        except ReleaseError as e:
+            raise once_published(
+                run, e, f"the images are published, but the {target.kind} release for {spec.tag} failed: {e.message}",
+                "re-run the same command: the images stay as they are and the release is created or updated, "
+                "never duplicated",
+            ) from None

@@ -1,0 +1,86 @@
+"""Handlers of the image actions: build, local tags, and the push of the first tag (engine, registry)."""
+
+from __future__ import annotations
+
+from image_release.errors import BuildError, PublishError, RegistryError, RegistryUnreachable, ReleaseError
+
+
+def build(run, action) -> None:
+    spec = action.spec
+    with run.group(f"build {', '.join(spec.tags)}"):
+        result = run.engine().build(spec)
+    r = run.results
+    r.image_id = result.image_id
+    r.built_refs = result.tags
+    if result.pushed and result.digest:  # a multi-platform BuildKit build pushes as it builds
+        r.digest = result.digest
+        r.build_pushed = True
+
+
+def tag_local(run, action) -> None:
+    _require_image(run)
+    run.engine().tag(run.results.image_id, action.refs)
+    run.say(f"tagged locally: {', '.join(action.refs)}")
+
+
+def _require_image(run) -> None:
+    if not run.results.image_id:
+        raise BuildError("no image was built in this run", hint="run `invoke build` (it runs before tag and push)")
+
+
+def push_version(run, action) -> None:
+    """Push ``image:tag`` once through the engine (or take the digest the build pushed), then read the tag
+    back: it must resolve to the pushed digest."""
+    name, client = run.registry_for(action.image)
+    ref = f"{action.image}:{action.tag}"
+    r = run.results
+    if r.build_pushed and r.digest:
+        digest = r.digest
+    else:
+        _require_image(run)
+        from image_release.adapters.registry_auth import docker_auth_config
+
+        if ref not in r.built_refs:  # a branch build's first tag is not its local dev tag
+            run.engine().tag(r.image_id, [ref])
+        digest = _push_with_retry(run, ref, docker_auth_config(client.credentials))
+    landed = client.head_manifest(name.repository, action.tag)
+    if landed is None or landed.digest != digest:
+        raise PublishError(
+            f"{ref} does not resolve to the pushed digest {digest} (registry says "
+            f"{landed.digest if landed else 'no such tag'})",
+            hint="another run may be publishing the same version; re-run the same command",
+        )
+    r.published.append(ref)
+    r.digest = digest
+    r.resolved.setdefault(action.image, {})[action.tag] = digest
+    run.say(f"pushed {ref}, read back from the registry: {digest}")
+
+
+def _push_with_retry(run, ref: str, auth) -> str:
+    """The engine's push, retried like every registry call when the registry failed transiently (5xx,
+    408, 429, connection trouble). A failure says that nothing of this image was published (floating
+    tags are only put after this push) and how to finish."""
+    import time
+
+    from image_release.adapters.http_retry import RETRY_STATUSES
+
+    policy = run.retry_policy()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return run.engine().push(ref, auth)
+        except ReleaseError as e:
+            transient = isinstance(e, RegistryUnreachable) or (
+                isinstance(e, RegistryError) and e.status in RETRY_STATUSES)
+            if transient and attempt < policy.attempts:
+                wait = policy.backoff(attempt)
+                run.warn(f"retry push {ref}: {e.message}; attempt {attempt + 1}/{policy.attempts} in {wait:.2f}s")
+                time.sleep(wait)
+                continue
+            tries = f" (after {attempt} attempts)" if attempt > 1 else ""
+            raise PublishError(
+                f"{e.message}{tries}; {ref} was not published and no floating tag was touched",
+                hint=(f"{e.hint}; then " if e.hint else "") + "re-run the same command",
+                published=tuple(run.results.published),
+            ) from None

@@ -1,0 +1,202 @@
+"""One release run, typed: what was asked for, the settings, and the services every step shares.
+
+A :class:`Run` is made once per Invoke invocation from a :class:`RunRequest`: the steps that will run
+(the whole chain of every image-release task in the invocation, however it was entered: ``invoke
+release``, ``invoke push``, a user's task with ``pre=[release]``, the collection mounted under another
+name), the chain-wide flags (``--tag``, ``--dry-run``) and each step's own options. The executor
+(``image_release.tasks._executor``) builds the request from the whole list of tasks before the first
+one runs; a task run without that executor makes a request from its own chain.
+
+The run reads (environment, git, registries, forges) through adapters and keeps what it read; it
+writes nothing itself: steps hand their actions to the applier (``pipeline.runner``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from image_release.pipeline.redact import Redactor
+from image_release.settings import Settings, parse_settings
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What an invocation asked for, known before anything runs."""
+
+    steps: tuple[str, ...]  # every step that will run, in chain order
+    requested: tuple[str, ...] = ()  # the steps whose task was called (not only reached as a chain)
+    flags: Mapping[str, Any] = field(default_factory=dict)  # chain-wide: tag, dry_run
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per step, e.g. plan: {json}
+
+    def option(self, step: str, name: str, default: Any = None) -> Any:
+        return (self.options.get(step) or {}).get(name, default)
+
+
+@dataclass
+class Results:
+    """What the run has done so far (the applier fills it in; failures list ``published``)."""
+
+    image_id: str | None = None
+    built_refs: tuple[str, ...] = ()
+    digest: str | None = None
+    build_pushed: bool = False
+    published: list[str] = field(default_factory=list)
+    release_url: str | None = None
+    notes_file: str | None = None
+    resolved: dict[str, dict[str, str | None]] = field(default_factory=dict)  # image -> tag -> digest read back
+
+
+class Run:
+    """State and shared services of one run. Steps read through it; the applier writes."""
+
+    def __init__(self, raw_settings: Mapping | None, request: RunRequest, *, env: Mapping[str, str] | None = None,
+                 root: str | Path | None = None, invoke_dry: bool = False, out=None, err=None,
+                 now: datetime | None = None):
+        self.env = dict(os.environ if env is None else env)
+        self.root = Path(root or os.getcwd())
+        raw = dict(raw_settings or {})
+        for key in ("tag", "dry_run"):
+            if request.flags.get(key) not in (None, False):
+                raw[key] = request.flags[key]
+        self.settings: Settings = parse_settings(raw)
+        self.request = request
+        self.dry_run = bool(self.settings.dry_run or invoke_dry)
+        self._out = out or sys.stdout
+        self._err = err or sys.stderr
+        self.now = now or datetime.now(timezone.utc).replace(microsecond=0)
+        self.redactor = Redactor.from_env(self.env, self.settings)
+        self.results = Results()
+        self.done: set[str] = set()
+        self.checked: set[str] = set()  # steps whose checks have run
+        self.registry_tags: dict[str, list[str] | None] = {}  # image -> its tag list, as read for the plan
+        self.forge_clients: dict[Any, Any] = {}
+        self._context = None
+        self._plan = None
+        self._reporter = None
+        self._registries: dict[str, Any] = {}
+        self._engine = None
+        self._warm: threading.Thread | None = None
+        for secret in self.redactor.values:
+            self.reporter.mask(secret)
+
+    # -- output -----------------------------------------------------------------------------------
+    def say(self, text: str = "") -> None:
+        print(self.redactor(text), file=self._out, flush=True)
+
+    def warn(self, text: str) -> None:
+        print(self.redactor(f"warning: {text}"), file=self._err, flush=True)
+
+    @property
+    def reporter(self):
+        if self._reporter is None:
+            from image_release.adapters.ci_output import reporter_for
+
+            self._reporter = reporter_for(self.env, out=self._out)
+        return self._reporter
+
+    def group(self, title: str):
+        return self.reporter.group(title)
+
+    def secret(self, value: str | None) -> None:
+        """A secret learnt while running (a resolved password, a token): never printed from now on."""
+        if value:
+            self.redactor.add(value)
+            self.reporter.mask(value)
+
+    # -- what the run is about --------------------------------------------------------------------
+    @property
+    def context(self):
+        if self._context is None:
+            from image_release.pipeline.steps.planning import read_context
+
+            self._context = read_context(self)
+        return self._context
+
+    @property
+    def plan(self):
+        if self._plan is None:
+            from image_release.pipeline.steps.planning import read_and_plan
+
+            self._plan = read_and_plan(self)
+        return self._plan
+
+    def will_run(self, step: str) -> bool:
+        return step in self.request.steps
+
+    def path(self, rel: str) -> Path:
+        p = Path(rel)
+        return p if p.is_absolute() else self.root / p
+
+    # -- services ---------------------------------------------------------------------------------
+    def registry_for(self, image: str):
+        """(ImageName, RegistryClient) for an image name; one client per registry host."""
+        from image_release.adapters.registry import RegistryClient
+        from image_release.adapters.registry_auth import resolve_credentials
+        from image_release.core.image_ref import parse_image
+
+        name = parse_image(image)
+        host = name.registry
+        if host not in self._registries:
+            s = self.settings
+            names = (s.registry_username_env, s.registry_password_env) if s.registry_username_env else None
+            creds = resolve_credentials(host, self.env, names)
+            if creds is not None:
+                self.secret(creds.password)
+            self._registries[host] = RegistryClient(
+                host, credentials=creds, retry=self.retry_policy(), timeout=s.registry_timeout, log=self.warn,
+            )
+        return name, self._registries[host]
+
+    def retry_policy(self):
+        from image_release.adapters.http_retry import RetryPolicy
+
+        s = self.settings
+        return RetryPolicy(attempts=s.retry_attempts, base_delay=s.retry_base_delay, max_delay=s.retry_max_delay)
+
+    def deleter_for(self, image: str):
+        """The deleter for ``image``: GHCR and GitLab through their APIs, any other registry through the
+        run's OCI client (same credentials, retries and request counts)."""
+        from image_release.adapters.deleters import OciDeleter, deleter_from_settings
+
+        name, client = self.registry_for(image)
+        deleter = deleter_from_settings(image, self.settings, self.env, credentials=client.credentials,
+                                        gitlab_registry_host=self.context.registry)
+        if isinstance(deleter, OciDeleter):
+            return OciDeleter(client, name.repository)
+        return deleter
+
+    def engine(self):
+        if self._engine is None:
+            from image_release.adapters.engine import Engine
+
+            # docker_host=None: the SDK reads DOCKER_HOST with its TLS settings (DOCKER_TLS_VERIFY,
+            # DOCKER_CERT_PATH), as GitLab's docker:dind service needs.
+            self._engine = Engine(docker_host=None, out=self._err, env=self.env)
+        warm = self._warm
+        if warm is not None and warm is not threading.current_thread():
+            warm.join()
+            self._warm = None
+        return self._engine
+
+    def warm_engine(self) -> None:
+        """Reach the engine in the background (the docker SDK import, the daemon's version, which CLI
+        builds with BuildKit) while the plan is read and checked; the build waits for it. It only
+        reads; a failure here is left for the build to report with its own message."""
+        if self._warm is not None or self._engine is not None:
+            return
+        engine = self.engine()
+
+        def check():
+            try:
+                engine.check()
+            except Exception:  # noqa: BLE001 - the build step reports engine trouble properly
+                pass
+
+        self._warm = threading.Thread(target=check, name="image-release-engine", daemon=True)
+        self._warm.start()

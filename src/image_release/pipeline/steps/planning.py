@@ -1,0 +1,100 @@
+"""The plan step (``invoke version``): read the context and the versions that exist, let core decide the
+plan, show it. It writes nothing but the CI outputs ``version`` and ``tags``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from image_release.core.context import detect_context
+from image_release.core.plan import default_images, known_versions_from_tags, make_plan, release_version, versions_in_registry
+from image_release.errors import ReleaseError
+
+
+def read_context(run):
+    from image_release.adapters.git_repo import read_facts
+
+    return detect_context(
+        run.env,
+        cli_tag=run.settings.tag,
+        git=lambda: read_facts(run.root),
+        now=run.now,
+        read_file=lambda p: Path(p).read_text(),
+    )
+
+
+def read_and_plan(run):
+    """The release plan: a bad tag is rejected before any read (VersionError names the form)."""
+    ctx = run.context
+    release_version(ctx)
+    warnings: list[str] = []
+    known = _known_versions(run, ctx, warnings) if ctx.event == "tag" else []
+    return make_plan(
+        ctx, run.settings, known_versions=known,
+        fallback_image=f"local/{_slug(run.settings.project.get('title') or run.root.name)}",
+        warnings=warnings,
+    )
+
+
+def _known_versions(run, ctx, warnings: list[str]):
+    from image_release.adapters import git_repo
+
+    kv = run.settings.known_versions
+    tags: list[str] = []
+    if kv.get("git", True):
+        tags += git_repo.tag_names(run.root)
+    if kv.get("remote", True) and ctx.ci:
+        tags += git_repo.remote_tag_names(run.root)
+    versions = known_versions_from_tags(tags)
+    # The registry is asked when the plan decides what is published or is what was asked for;
+    # `invoke build` or `invoke build tag` publish nothing and skip the request.
+    if kv.get("registry", True) and (run.will_run("publish") or "plan" in run.request.requested):
+        for image in default_images(ctx, run.settings.images):
+            versions += _registry_versions(run, image, warnings)
+    return versions
+
+
+def _registry_versions(run, image: str, warnings: list[str]):
+    try:
+        name, client = run.registry_for(image)
+        tags = client.list_tags(name.repository)
+    except ReleaseError as e:
+        run.registry_tags[image] = None
+        warnings.append(f"could not read the tags of {image} ({e.message}); floating tags are decided from git tags only")
+        return []
+    run.registry_tags[image] = tags
+    return versions_in_registry(tags, run.settings)
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._") or "app"
+
+
+class PlanStep:
+    """Computes and shows the plan; every chain starts here."""
+
+    name = "plan"
+
+    def skip(self, run) -> str | None:
+        return None
+
+    def checks(self, run):
+        return ()
+
+    def run(self, run) -> None:
+        from image_release.core.plan import explain
+
+        plan = run.plan
+        if run.request.option("plan", "json"):
+            run.say(json.dumps(plan.to_dict(), indent=2))
+            for w in plan.warnings:  # the text plan shows its warnings itself
+                run.warn(w)
+        else:
+            with run.group("release plan"):
+                run.say(explain(plan))
+        run.reporter.set_outputs({
+            "version": str(plan.version) if plan.version else "",
+            "tags": "\n".join(plan.refs()),
+        })
