@@ -917,3 +917,30 @@ def test_bad_dev_tag_template_is_a_config_error(dev_tag):
     with pytest.raises(ConfigError) as info:
         make_plan(branch_ctx("main"), S(build={"dev_tag": dev_tag}))
     assert "release.build.dev_tag" in info.value.message and "{short_sha}" in info.value.hint
+
+
+# -- typed settings: the planner reads PlanSettings, built once from Settings ---------------------
+def test_make_plan_takes_plan_settings_and_settings_alike():
+    from image_release.core.plan_inputs import PlanSettings
+    from image_release.settings import plan_settings
+
+    settings = S(flavor=["latest=auto", "suffix=-alpine"], project={"title": "T"}, build={"args": {"A": "1"}})
+    ps = plan_settings(settings)
+    assert isinstance(ps, PlanSettings)
+    ctx = tag_ctx("v1.1.5")
+    known = [V("1.2.0")]
+    assert make_plan(ctx, ps, known_versions=known) == make_plan(ctx, settings, known_versions=known)
+    assert owner_of_tag("1-alpine", [V("1.2.0"), V("1.1.5")], ps, ctx) == V("1.2.0")
+    assert version_tag_of(V("1.2.0"), ps, ctx) == "1.2.0-alpine"
+    with pytest.raises(TypeError):
+        make_plan(ctx, {"tags": []})
+
+
+def test_version_affixes_and_registry_versions_from_the_settings():
+    from image_release.core.plan import version_affixes, versions_in_registry
+    from image_release.settings import plan_settings
+
+    settings = S(flavor=["prefix=app-", "suffix=-alpine"])
+    assert version_affixes(settings) == version_affixes(plan_settings(settings)) == ("app-", "-alpine")
+    tags = ["app-1.2.0-alpine", "app-1.2-alpine", "1.9.0", "app-v1.3.0-alpine"]
+    assert list(map(str, versions_in_registry(tags, settings))) == ["1.2.0"]

@@ -259,3 +259,30 @@ def test_retention_invariants(by_digest, keep, keep_pre, patterns):
                   and not any(re.fullmatch(p, t) for p in patterns)]
     assert len(stable_kept) == min(keep, len(stable_all))
     assert plan == plan_retention(dict(reversed(list(by_digest.items()))), keep, keep_pre, patterns)
+
+
+# ------------------------------------------------------------------------------------ flavor prefix/suffix
+
+
+def test_retention_with_a_suffix_flavor_counts_suffixed_tags_as_releases():
+    """With ``suffix=-alpine`` the release writes ``1.2.0-alpine``: that is the release 1.2.0, not the
+    prerelease ``1.2.0-alpine``. Read as prereleases, ``keep_prereleases=0`` would delete every one of
+    them, the newest included."""
+    by_digest = {d("1"): ["1.0.0-alpine"], d("2"): ["1.1.0-alpine"], d("3"): ["1.2.0-alpine", "1.2-alpine", "latest"]}
+    plan = plan_retention(by_digest, 2, 0, suffix="-alpine")
+    assert set(plan.deleted_tags) == {"1.0.0-alpine"}
+    assert plan.deleted_digests == (d("1"),)
+    assert plan.decision("1.2.0-alpine").reason == "1st newest release (keeping 2)"
+    assert plan.decision("1.1.0-alpine").reason == "2nd newest release (keeping 2)"
+    assert plan.decision("1.2-alpine").action == KEEP
+
+
+def test_retention_with_a_prefix_and_suffix_flavor():
+    by_digest = {d("1"): ["app-1.0.0-alpine"], d("2"): ["app-2.0.0-rc.1-alpine"], d("3"): ["app-1.1.0-alpine"],
+                 d("4"): ["1.0.0"], d("5"): ["app-1.0.0"]}
+    plan = plan_retention(by_digest, 1, 0, prefix="app-", suffix="-alpine")
+    assert set(plan.deleted_tags) == {"app-1.0.0-alpine", "app-2.0.0-rc.1-alpine"}
+    # tags of another flavor (or none) are not this flavor's versions: never deleted
+    assert "not a version tag" in plan.decision("1.0.0").reason
+    assert "not a version tag" in plan.decision("app-1.0.0").reason
+    assert plan.decision("app-2.0.0-rc.1-alpine").reason == "1st newest prerelease, beyond the 0 kept"

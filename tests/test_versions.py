@@ -255,3 +255,60 @@ def test_property_ordering_is_total_and_matches_semver(texts):
         assert lo.compare(hi) <= 0
     stable = [v for v in vs if not is_prerelease(v)]
     assert highest(vs) == (max(stable) if stable else None)
+
+
+# -- registry tags -> versions (one definition for the plan, retention and GitLab's bulk delete) -----
+import re  # noqa: E402
+
+from image_release.core.versions import registry_tag_version, registry_versions, version_tag_regex  # noqa: E402
+
+
+@pytest.mark.parametrize("tag, prefix, suffix, want", [
+    ("1.2.0", "", "", "1.2.0"),
+    ("2.0.0-rc.1", "", "", "2.0.0-rc.1"),
+    ("1.2.3-b5", "", "", "1.2.3-b5"),  # a version with build metadata, as docker_tag writes it
+    ("1.2.0-alpine", "", "", "1.2.0-alpine"),  # without the flavor, a prerelease
+    ("1.2.0-alpine", "", "-alpine", "1.2.0"),  # with it, the release
+    ("app-2.0.0-rc.1-alpine", "app-", "-alpine", "2.0.0-rc.1"),
+    ("v1.2.0", "v", "", "1.2.0"),
+    ("v1.2.0", "", "", None),  # a v is no part of a registry version tag
+    ("1.2.0+b5", "", "", None),  # + is not allowed in a Docker tag
+    ("1.2", "", "", None),
+    ("latest", "", "", None),
+    ("01.2.0", "", "", None),
+    ("1.2.0-01", "", "", None),
+    ("1.2.0", "", "-alpine", None),  # another flavor's tag
+    ("app-1.2.0", "app-", "-alpine", None),
+    ("-alpine", "", "-alpine", None),
+    ("１.2.0", "", "", None),  # ASCII digits only
+])
+def test_registry_tag_version(tag, prefix, suffix, want):
+    got = registry_tag_version(tag, prefix, suffix)
+    assert (str(got) if got else None) == want
+    assert (re.fullmatch(version_tag_regex(prefix, suffix), tag) is not None) == (want is not None)
+
+
+def test_registry_versions_drop_what_is_not_a_version():
+    tags = ["latest", "1.2.0-alpine", "1.2-alpine", "1.1.4-alpine", "1.9.0"]
+    assert list(map(str, registry_versions(tags, "", "-alpine"))) == ["1.2.0", "1.1.4"]
+
+
+def test_version_tag_regex_escapes_the_flavor():
+    assert version_tag_regex("a.b+", "-x") == r"a\.b\+" + version_tag_regex() + r"\-x"
+    assert re.fullmatch(version_tag_regex("a.b+"), "a.b+1.0.0")
+    assert not re.fullmatch(version_tag_regex("a.b+"), "aXb+1.0.0")
+
+
+_tag_chars = st.sampled_from(list("0123456789.-abvrc+") + ["alpine", "rc.1", "01"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_tag_chars, max_size=12).map("".join), st.sampled_from([("", ""), ("app-", ""), ("", "-alpine"), ("v", "-x")]))
+@example("1.2.3-alpha.1-alpine", ("", "-alpine"))
+def test_property_the_regex_and_the_function_are_one_definition(body, affixes):
+    prefix, suffix = affixes
+    tag = prefix + body + suffix
+    parsed = registry_tag_version(tag, prefix, suffix)
+    assert (re.fullmatch(version_tag_regex(prefix, suffix), tag) is not None) == (parsed is not None)
+    if parsed is not None:
+        assert prefix + docker_tag(parsed) + suffix == tag  # the form a release writes, exactly

@@ -12,11 +12,14 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from image_release.core.build_spec import BuildSecret
 from image_release.core.default_rules import DEFAULT_FLAVOR, DEFAULT_TAG_RULES
 from image_release.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover - imported when plan_settings is called
+    from image_release.core.plan_inputs import PlanSettings
 
 KEY = "release"
 
@@ -473,6 +476,26 @@ def _asset(v: str) -> str:
         raise ConfigError(f"release.notes.assets: unknown asset {v!r}",
                           hint="use `digests` (a file of every ref and digest) or `file:PATH`")
     return v
+
+
+def plan_settings(settings: Settings) -> "PlanSettings":
+    """The part of ``settings`` the planner reads, as a :class:`image_release.core.plan_inputs.PlanSettings`."""
+    from image_release.core.plan_inputs import BuildInputs, PlanSettings
+
+    b = settings.build
+    return PlanSettings(
+        tags=settings.tags,
+        flavor=settings.flavor,
+        images=settings.images,
+        major_zero=settings.major_zero,
+        publish=settings.publish,
+        project=settings.project,
+        build=BuildInputs(
+            context=b.context, dockerfile=b.dockerfile, args=b.args, target=b.target, labels=b.labels,
+            platforms=b.platforms, cache_from=b.cache_from, cache_to=b.cache_to, secrets=b.secrets,
+            buildkit=b.buildkit, builder=b.builder, network=b.network, pull=b.pull, dev_tag=b.dev_tag,
+        ),
+    )
 
 
 def settings_fields() -> list[str]:

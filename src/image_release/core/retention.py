@@ -9,9 +9,10 @@ read from the registry:
   Deleting a manifest by digest removes every tag on it, so this is the only safe order: no pull
   of ``X.Y.Z`` or of a floating tag ever fails, and no tag this release did not publish changes.
 
-* :func:`plan_retention` -- ``invoke clean --keep N``. Version tags are plain SemVer strings as the
-  release writes them (``1.2.3``, ``2.0.0-rc.1``; build metadata ``+b5`` is written ``-b5`` and so
-  reads as a prerelease). The N newest stable versions and the M newest prereleases are kept (counted
+* :func:`plan_retention` -- ``invoke clean --keep N``. Version tags are what the release writes:
+  the flavor's prefix + the SemVer version + the flavor's suffix (``1.2.3``, ``2.0.0-rc.1``,
+  ``1.2.3-alpine`` with ``suffix=-alpine``; build metadata ``+b5`` is written ``-b5`` and so reads as
+  a prerelease), read by :func:`image_release.core.versions.registry_tag_version`. The N newest stable versions and the M newest prereleases are kept (counted
   apart), the other version tags go. Every other tag -- ``latest``, ``1.2``, ``1``, ``v1.2.3``,
   branch tags, anything matching a keep pattern or named as floating -- is never deleted, and
   neither is the manifest it points at. A manifest is deleted only once none of its tags survive;
@@ -28,6 +29,7 @@ from typing import Iterable, Mapping, Sequence
 
 import semver
 
+from image_release.core.versions import registry_tag_version
 from image_release.errors import ConfigError
 
 KEEP = "keep"
@@ -110,7 +112,7 @@ def plan_replacement(
 
 
 @dataclass(frozen=True)
-class TagDecision:
+class RetentionDecision:
     tag: str
     digest: str
     action: str  # "keep" | "delete"
@@ -137,7 +139,7 @@ class DigestDecision:
 class RetentionPlan:
     keep: int
     keep_prereleases: int
-    tags: tuple[TagDecision, ...]  # every tag, newest version first, then other tags by name
+    tags: tuple[RetentionDecision, ...]  # every tag, newest version first, then other tags by name
     digests: tuple[DigestDecision, ...]  # every tagged manifest, in the order of ``tags``
     keep_patterns: tuple[str, ...] = ()
     floating: tuple[str, ...] = field(default=())
@@ -169,7 +171,7 @@ class RetentionPlan:
     def empty(self) -> bool:
         return not self.deleted_tags
 
-    def decision(self, tag: str) -> TagDecision:
+    def decision(self, tag: str) -> RetentionDecision:
         for d in self.tags:
             if d.tag == tag:
                 return d
@@ -194,21 +196,64 @@ def plan_retention(
     keep_prereleases: int | None = None,
     keep_patterns: Sequence[str] = (),
     floating: Iterable[str] = (),
+    *,
+    prefix: str = "",
+    suffix: str = "",
 ) -> RetentionPlan:
     """Keep the ``keep`` newest versions (and ``keep_prereleases`` newest prereleases; None: same as
-    ``keep``), delete the other version tags, and the manifests none of whose tags survive."""
+    ``keep``), delete the other version tags, and the manifests none of whose tags survive.
+
+    ``prefix``/``suffix`` are the flavor's (``suffix=-alpine``): only ``prefix + version + suffix``
+    is a version tag then, and ``1.2.0-alpine`` is the release 1.2.0."""
+    keep_prereleases = _check_limits(keep, keep_prereleases)
+    patterns = _compile_patterns(keep_patterns)
+    floating_set = set(floating)
+    by_digest = _normalise(tags_by_digest)
+    tag_digest = _digest_by_tag(by_digest)
+    versions, protected = _classify(tag_digest, floating_set, patterns, prefix, suffix)
+    decisions = _rank(versions, keep, keep_prereleases)
+    for tag, reason in protected.items():
+        decisions[tag] = (KEEP, reason)
+
+    # Manifests: deleted only when none of their tags survive.
+    kept_by_digest = {d: [t for t in tags if decisions[t][0] == KEEP] for d, tags in by_digest.items()}
+    final: dict[str, tuple[str, str]] = {}
+    for tag, (action, reason) in decisions.items():
+        if action == DELETE and kept_by_digest[tag_digest[tag]]:
+            others = sorted(kept_by_digest[tag_digest[tag]])
+            reason += f"; only the tag goes, its image stays (also tagged {_join(others)}, kept)"
+        final[tag] = (action, reason)
+
+    order = sorted(tag_digest, key=_tag_order_key(versions))
+    tag_decisions = tuple(RetentionDecision(t, tag_digest[t], final[t][0], final[t][1]) for t in order)
+    return RetentionPlan(
+        keep=keep,
+        keep_prereleases=keep_prereleases,
+        tags=tag_decisions,
+        digests=_digest_decisions(order, tag_digest, by_digest, final, kept_by_digest, versions),
+        keep_patterns=tuple(p.pattern for p in patterns),
+        floating=tuple(sorted(floating_set)),
+    )
+
+
+def _check_limits(keep, keep_prereleases) -> int:
+    """Validate ``keep`` and ``keep_prereleases``; the prerelease limit (None: same as keep)."""
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise ConfigError(
             f"keep must be a whole number of at least 1, not {keep!r}",
             hint="give how many newest versions to keep, e.g. --keep 10 (clean.keep in config)",
         )
     if keep_prereleases is None:
-        keep_prereleases = keep
+        return keep
     if isinstance(keep_prereleases, bool) or not isinstance(keep_prereleases, int) or keep_prereleases < 0:
         raise ConfigError(
             f"keep_prereleases must be a whole number of 0 or more, not {keep_prereleases!r}",
             hint="give how many newest prereleases to keep (0 deletes them all), or leave it unset",
         )
+    return keep_prereleases
+
+
+def _compile_patterns(keep_patterns: Sequence[str]) -> list[re.Pattern]:
     patterns = []
     for p in keep_patterns:
         try:
@@ -216,16 +261,21 @@ def plan_retention(
         except re.error as exc:
             raise ConfigError(f"keep pattern {p!r} is not a valid regular expression ({exc})",
                               hint="escape special characters, e.g. ^stable-.*$") from None
-    floating_set = set(floating)
-    by_digest = _normalise(tags_by_digest)
+    return patterns
+
+
+def _digest_by_tag(by_digest: Mapping[str, Sequence[str]]) -> dict[str, str]:
     tag_digest: dict[str, str] = {}
     for digest, tags in by_digest.items():
         for tag in tags:
             if tag in tag_digest and tag_digest[tag] != digest:
                 raise ValueError(f"tag {tag!r} listed under two digests")
             tag_digest[tag] = digest
+    return tag_digest
 
-    # Classify every tag.
+
+def _classify(tag_digest, floating_set, patterns, prefix: str, suffix: str):
+    """Each tag is either a version (it may go) or protected (with the reason it never goes)."""
     protected: dict[str, str] = {}  # tag -> reason it is never deleted
     versions: dict[str, semver.Version] = {}
     for tag in tag_digest:
@@ -236,13 +286,17 @@ def plan_retention(
         if pattern is not None:
             protected[tag] = f"matches the keep pattern {pattern.pattern!r}"
             continue
-        version = _plain_version(tag)
+        version = registry_tag_version(tag, prefix, suffix)
         if version is None:
             protected[tag] = "not a version tag (floating, branch or other tag): never deleted"
             continue
         versions[tag] = version
+    return versions, protected
 
-    # Rank versions (stable and prereleases apart), newest first; ties (same precedence) by name.
+
+def _rank(versions: Mapping[str, semver.Version], keep: int, keep_prereleases: int) -> dict[str, tuple[str, str]]:
+    """Rank versions (stable and prereleases apart), newest first; ties (same precedence) by name."""
+
     def ranked(prerelease: bool) -> list[str]:
         pool = [t for t, v in versions.items() if (v.prerelease is not None) == prerelease]
         return sorted(pool, key=lambda t: (_Desc(versions[t]), t))
@@ -260,65 +314,36 @@ def plan_retention(
                 decisions[tag] = (KEEP, f"{_ordinal(rank)} newest {kind} (keeping {limit})")
             else:
                 decisions[tag] = (DELETE, f"{_ordinal(rank)} newest {kind}, beyond the {limit} kept")
-    for tag, reason in protected.items():
-        decisions[tag] = (KEEP, reason)
+    return decisions
 
-    # Manifests: deleted only when none of their tags survive.
-    kept_by_digest = {d: [t for t in tags if decisions[t][0] == KEEP] for d, tags in by_digest.items()}
-    final: dict[str, tuple[str, str]] = {}
-    for tag, (action, reason) in decisions.items():
-        if action == DELETE and kept_by_digest[tag_digest[tag]]:
-            others = sorted(kept_by_digest[tag_digest[tag]])
-            reason += f"; only the tag goes, its image stays (also tagged {_join(others)}, kept)"
-        final[tag] = (action, reason)
 
-    order = sorted(tag_digest, key=_tag_order_key(versions))
-    tag_decisions = tuple(TagDecision(t, tag_digest[t], final[t][0], final[t][1]) for t in order)
-
+def _digest_decisions(order, tag_digest, by_digest, final, kept_by_digest, versions) -> tuple[DigestDecision, ...]:
     digest_order: list[str] = []
     for t in order:
         if tag_digest[t] not in digest_order:
             digest_order.append(tag_digest[t])
-    digest_decisions = []
+    out = []
     for d in digest_order:
         tags = tuple(sorted(by_digest[d], key=_tag_order_key(versions)))
         gone = tuple(t for t in tags if final[t][0] == DELETE)
         kept = kept_by_digest[d]
         if not gone:
-            digest_decisions.append(DigestDecision(d, tags, KEEP, "all its tags are kept"))
+            out.append(DigestDecision(d, tags, KEEP, "all its tags are kept"))
         elif kept:
-            digest_decisions.append(DigestDecision(
+            out.append(DigestDecision(
                 d, tags, KEEP,
                 f"still tagged {_join(sorted(kept, key=_tag_order_key(versions)))}; "
                 f"only {_join(gone)} {'is' if len(gone) == 1 else 'are'} removed, one tag at a time",
                 lone_tags=gone,
             ))
         else:
-            digest_decisions.append(DigestDecision(d, tags, DELETE, f"none of its tags ({_join(tags)}) is kept"))
-    return RetentionPlan(
-        keep=keep,
-        keep_prereleases=keep_prereleases,
-        tags=tag_decisions,
-        digests=tuple(digest_decisions),
-        keep_patterns=tuple(p.pattern for p in patterns),
-        floating=tuple(sorted(floating_set)),
-    )
+            out.append(DigestDecision(d, tags, DELETE, f"none of its tags ({_join(tags)}) is kept"))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------------
-
-
-def _plain_version(tag: str) -> semver.Version | None:
-    """A tag that is exactly a SemVer version (no ``v`` prefix, no build metadata: ``+`` is not allowed
-    in tags). Anything else is not a version tag."""
-    if "+" in tag:
-        return None
-    try:
-        return semver.Version.parse(tag)
-    except (ValueError, TypeError):
-        return None
 
 
 class _Desc:

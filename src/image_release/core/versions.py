@@ -1,8 +1,18 @@
-"""SemVer versions from git tags (pure), on top of the ``semver`` library.
+"""SemVer versions from git tags and registry tags (pure), on top of the ``semver`` library.
 
 A release tag is ``v`` + a SemVer 2.0 version (``v1.2.3``, ``v2.0.0-rc.1``, ``v1.2.3+build.5``);
 the ``v`` is optional. Anything else is a :class:`VersionError` that shows the expected form.
 Versions are ``semver.Version`` objects: ordering is SemVer precedence, build metadata is ignored.
+
+Two readings, one each:
+
+- a **git tag** -> version: :func:`parse_version` (strict, raises) and :func:`parse_tag_lenient`
+  (None for a tag that is not a version);
+- a **registry tag** -> version: :func:`registry_tag_version`. A release writes its version tag as
+  the flavor's prefix + :func:`docker_tag` + the flavor's suffix (``app-1.2.0-alpine``), so only that
+  form is a version there: no ``v`` (a ``v`` is the flavor's prefix, if anything), no ``+``.
+  :func:`version_tag_regex` is the same definition as a regular expression (RE2 and Python syntax),
+  for registries that select tags by regex (GitLab's cleanup).
 """
 
 from __future__ import annotations
@@ -73,6 +83,44 @@ def parse_tag_lenient(text: str) -> Version | None:
         return parse_version(text)
     except VersionError:
         return None
+
+
+# A SemVer version as a Docker tag (docker_tag: no "v", no build metadata): the one definition of a
+# version tag in a registry. Numeric identifiers have no leading zeros; ASCII only.
+_NUM = r"(0|[1-9][0-9]*)"
+_PRE_ID = r"(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+_DOCKER_VERSION = rf"{_NUM}\.{_NUM}\.{_NUM}(-{_PRE_ID}(\.{_PRE_ID})*)?"
+_DOCKER_VERSION_RE = re.compile(_DOCKER_VERSION)
+
+
+def registry_tag_version(tag: str, prefix: str = "", suffix: str = "") -> Version | None:
+    """The version a registry tag names, or None: the tag must be ``prefix`` + a SemVer version as
+    :func:`docker_tag` writes it + ``suffix`` (``1.2.0-alpine`` with ``suffix=-alpine`` is 1.2.0, not
+    the prerelease ``1.2.0-alpine``; ``v1.2.0`` is a version only with the prefix ``v``)."""
+    if not isinstance(tag, str) or len(tag) <= len(prefix) + len(suffix):
+        return None
+    if not (tag.startswith(prefix) and tag.endswith(suffix)):
+        return None
+    body = tag[len(prefix): len(tag) - len(suffix)]
+    if not _DOCKER_VERSION_RE.fullmatch(body):
+        return None
+    return Version.parse(body)
+
+
+def registry_versions(tags: Iterable[str], prefix: str = "", suffix: str = "") -> list[Version]:
+    """The versions among a registry's tags (:func:`registry_tag_version` of each, Nones dropped)."""
+    return [v for v in (registry_tag_version(t, prefix, suffix) for t in tags) if v is not None]
+
+
+def version_tag_regex(prefix: str = "", suffix: str = "") -> str:
+    """:func:`registry_tag_version`'s definition as a regular expression (unanchored: the caller
+    matches the whole tag), e.g. for GitLab's ``name_regex_delete``. Valid RE2 and Python syntax."""
+    return _escape(prefix) + _DOCKER_VERSION + _escape(suffix)
+
+
+def _escape(text: str) -> str:
+    # Every ASCII punctuation character escaped: the same meaning in RE2 and Python.
+    return "".join("\\" + c if c.isascii() and not c.isalnum() and c != "_" else c for c in text)
 
 
 def is_prerelease(v: Version) -> bool:

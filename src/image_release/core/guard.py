@@ -1,0 +1,150 @@
+"""The floating-tag guard (pure): for each tag a release's rules give, whether it is the version's own
+tag or a floating one, and whether this release may move it.
+
+Whether a tag is floating is decided from the rules themselves: the same rules are evaluated for the
+known versions and for the neighbouring versions (next patch, minor, major), and whoever else would
+produce the same value shares it. A floating tag moves only when this release is the highest stable
+version among the versions that share it; prereleases never move floating tags, and a ``0.y.z``
+release leaves the major tag ``0`` alone unless ``major_zero`` is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Iterable
+
+from image_release.core.context import Context
+from image_release.core.plan_inputs import as_plan_settings
+from image_release.core.tag_rules import TagOutput, evaluate, parse_flavor, parse_rules
+from image_release.core.versions import Version, docker_tag, is_prerelease
+from image_release.errors import RuleError
+
+VERSION = "version"  # this version's own tag: moves (it is this release)
+FLOATING = "floating"  # shared by several versions: guarded
+BRANCH_TAG = "branch"  # a branch, PR or schedule build's tag: not a version, not guarded
+
+
+@dataclass(frozen=True)
+class TagDecision:
+    tag: str
+    kind: str
+    move: bool
+    reason: str
+
+
+def rule_text(out: TagOutput) -> str:
+    if out.rule is None:
+        return "flavor latest"
+    return out.rule.line
+
+
+# Another version's commit and build time are unknown here. Its context gets a sentinel commit and
+# a build time far from this one, so tags made from the commit or the date (``type=sha``,
+# ``{{sha}}``, ``{{date ...}}``) are never taken as shared: they belong to this build alone.
+_OTHER_SHA = "0" * 40
+_OTHER_SHIFT = timedelta(days=400, hours=1, minutes=1, seconds=1, milliseconds=1)
+
+
+def _other_context(ctx: Context, version: Version, sha: str = _OTHER_SHA) -> Context:
+    other = ctx.with_tag(_tag_text(ctx.tag or "", version))
+    shift = _OTHER_SHIFT if sha == _OTHER_SHA else -_OTHER_SHIFT
+    return replace(
+        other,
+        sha=sha,
+        timestamp=ctx.timestamp - shift,
+        commit_date=(ctx.commit_date - shift) if ctx.commit_date else None,
+    )
+
+
+def _outputs_for(version: Version, rules, flavor, ctx: Context, cache: dict) -> frozenset[str]:
+    """The tags the rules give another version (empty when they cannot give it any)."""
+    key = str(version)
+    if key not in cache:
+        try:
+            cache[key] = frozenset(o.value for o in evaluate(rules, flavor, _other_context(ctx, version)))
+        except RuleError:
+            # e.g. an old tag whose prerelease part makes a tag over 128 characters: the rules
+            # could never have published it, so it shares nothing. It must not fail this release.
+            cache[key] = frozenset()
+    return cache[key]
+
+
+def _tag_text(template_tag: str, v: Version) -> str:
+    """Spell another version the way this release's tag is spelled (keep a leading v)."""
+    prefix = "v" if template_tag[:1] in ("v", "V") else ""
+    return f"{prefix}{v}"
+
+
+def decide_version_tag(out: TagOutput, version: Version, known, rules, flavor, ctx, major_zero: bool,
+                       cache: dict | None = None) -> TagDecision:
+    """The decision for one tag a release's rules give: its kind, whether it moves, and why."""
+    cache = {} if cache is None else cache
+    rule = rule_text(out)
+    # Which other versions would publish the same tag? Real ones decide the line; hypothetical
+    # neighbours only tell whether the tag is floating at all (a first release has no siblings yet).
+    sharers = [v for v in known if v != version and out.value in _outputs_for(v, rules, flavor, ctx, cache)]
+    neighbours = {
+        "patch": Version(version.major, version.minor, version.patch + 1),
+        "minor": Version(version.major, version.minor + 1, 0),
+        "major": Version(version.major + 1, 0, 0),
+    }
+    shared_with = {k for k, v in neighbours.items() if out.value in _outputs_for(v, rules, flavor, ctx, cache)}
+    floating = out.is_latest or bool(shared_with) or bool(sharers)
+    if not floating:
+        return TagDecision(out.value, VERSION, True, f"this version's own tag ({rule})")
+    if is_prerelease(version):
+        return TagDecision(out.value, FLOATING, False, "prereleases never move floating tags")
+    if version.major == 0 and "minor" in shared_with and "major" not in shared_with and not out.is_latest:
+        if not major_zero:
+            return TagDecision(
+                out.value, FLOATING, False,
+                "0.y.z makes no compatibility promise: the major tag 0 is not published (release.major_zero: true turns it on)",
+            )
+    stable = [v for v in sharers if not is_prerelease(v)]
+    higher = [v for v in stable if v > version]
+    if higher:
+        top = max(higher)
+        return TagDecision(
+            out.value, FLOATING, False,
+            f"{top} is higher and also has this tag: floating tags never move backwards",
+        )
+    line = "all versions" if out.is_latest or "major" in shared_with else "its line"
+    return TagDecision(out.value, FLOATING, True, f"highest stable version of {line} ({rule})")
+
+
+def owner_of_tag(tag: str, versions: Iterable[Version], settings, ctx: Context) -> Version | None:
+    """The highest stable version that the tag rules give ``tag`` to: the version a floating tag
+    should point at once every release has finished (used to repair a lost race). ``settings``: a
+    :class:`~image_release.core.plan_inputs.PlanSettings` (or a ``Settings``)."""
+    s = as_plan_settings(settings)
+    rules = parse_rules(s.tags)
+    flavor = parse_flavor(s.flavor)
+    cache: dict = {}
+    owners = [
+        v for v in set(versions)
+        if not is_prerelease(v) and tag in _outputs_for(v, rules, flavor, ctx, cache)
+    ]
+    return max(owners) if owners else None
+
+
+def version_tag_of(version: Version, settings, ctx: Context) -> str:
+    """The version's own tag under the rules (``1.2.3`` with the default rules).
+
+    Only a tag that does not depend on the commit or the build time counts (the version's commit
+    is not known here): with ``type=sha`` ranked first, the ``{{version}}`` tag is still the one.
+    ``settings``: a :class:`~image_release.core.plan_inputs.PlanSettings` (or a ``Settings``).
+    """
+    s = as_plan_settings(settings)
+    rules = parse_rules(s.tags)
+    flavor = parse_flavor(s.flavor)
+    vctx = _other_context(ctx, version)
+    stable = {o.value for o in evaluate(rules, flavor, _other_context(ctx, version, sha="f" * 40))}
+    cache: dict = {}
+    for out in evaluate(rules, flavor, vctx):
+        if out.value not in stable:
+            continue
+        d = decide_version_tag(out, version, [], rules, flavor, vctx, True, cache)
+        if d.kind == VERSION:
+            return d.tag
+    return docker_tag(version)
