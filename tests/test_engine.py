@@ -26,8 +26,9 @@ from image_release.adapters.engine import (
     _BuildKitClient,
     _buildkit_failure,
     _percent,
+    check_build_paths,
 )
-from image_release.core.build_spec import BuildSecret, BuildSpec
+from image_release.core.build_spec import BuildSecret, BuildSpec, validate_build_spec
 from image_release.errors import (
     BuildError,
     EngineError,
@@ -260,17 +261,15 @@ def test_unknown_target_is_a_build_error(engine, tmp_path):
 
 def test_missing_dockerfile_is_reported_before_the_daemon_is_contacted(tmp_path):
     ctx = write(tmp_path / "ctx", {"hello.txt": "x"})
-    eng = Engine(docker_host=dead_host(tmp_path), out=None)
     with pytest.raises(BuildError) as err:
-        eng.build(BuildSpec(context=str(ctx), dockerfile="build/Dockerfile"))
+        check_build_paths(BuildSpec(context=str(ctx), dockerfile="build/Dockerfile"))
     assert "build/Dockerfile" in err.value.message and str(ctx) in err.value.message
     assert "relative to the build context" in err.value.hint
 
 
 def test_missing_context_is_reported_before_the_daemon_is_contacted(tmp_path):
-    eng = Engine(docker_host=dead_host(tmp_path), out=None)
     with pytest.raises(BuildError) as err:
-        eng.build(BuildSpec(context=str(tmp_path / "no-such-dir")))
+        check_build_paths(BuildSpec(context=str(tmp_path / "no-such-dir")))
     assert "no-such-dir" in err.value.message and "does not exist" in err.value.message
     assert err.value.hint
 
@@ -283,9 +282,8 @@ def test_missing_context_is_reported_before_the_daemon_is_contacted(tmp_path):
 ])
 def test_buildkit_only_features_with_buildkit_off_name_the_feature_and_fix(tmp_path, spec_kw, feature):
     ctx = write(tmp_path / "ctx", SCRATCH)
-    eng = Engine(docker_host=dead_host(tmp_path), out=None)
     with pytest.raises(BuildError) as err:
-        eng.build(BuildSpec(context=str(ctx), buildkit="off", **spec_kw))
+        validate_build_spec(BuildSpec(context=str(ctx), buildkit="off", **spec_kw))
     assert feature in err.value.message and "BuildKit" in err.value.message
     assert "set buildkit to auto or on" in err.value.hint
 
@@ -323,9 +321,9 @@ def test_auto_falls_back_to_the_sdk_without_a_buildkit_client(services, tmp_path
 
 def test_unset_secret_variable_is_reported_before_the_build(tmp_path):
     ctx = write(tmp_path / "ctx", SCRATCH)
-    eng = Engine(docker_host=dead_host(tmp_path), out=None, env={"PATH": os.environ.get("PATH", "")})
     with pytest.raises(BuildError) as err:
-        eng.build(BuildSpec(context=str(ctx), secrets=(BuildSecret(id="tok", env="IR_NOT_SET_TOKEN"),)))
+        validate_build_spec(BuildSpec(context=str(ctx), secrets=(BuildSecret(id="tok", env="IR_NOT_SET_TOKEN"),)),
+                            env={"PATH": os.environ.get("PATH", "")})
     assert "IR_NOT_SET_TOKEN is not set" in err.value.message
 
 

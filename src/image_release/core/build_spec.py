@@ -1,8 +1,22 @@
-"""What to build (pure data): the plan hands a BuildSpec to the engine adapter."""
+"""What to build (pure data): the plan hands a BuildSpec to the engine adapter.
+
+``validate_build_spec`` checks a spec's own shape (secret ids, variable names, duplicates, which builder
+its features need) and, given the environment as plain data, that every secret variable is set. It is
+pure: the files a spec names (context, Dockerfile, secret files) are checked by the engine adapter's
+``check_build_paths``. The engine trusts a spec that passed both.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from image_release.errors import BuildError
+
+BUILDKIT_MODES = ("auto", "on", "off")
+_SECRET_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -47,3 +61,60 @@ class BuildSpec:
         if self.builder:
             needs.append("a buildx builder")
         return tuple(needs)
+
+
+def validate_build_spec(spec: BuildSpec, env: Mapping[str, str] | None = None) -> None:
+    """BuildError with the fix when ``spec`` cannot be built as it is written.
+
+    Checks the builder choice (``buildkit`` is auto/on/off; ``off`` with a BuildKit-only feature) and every
+    secret (a valid id given once, exactly one source, a valid variable name, a file path without commas).
+    With ``env`` (the environment, as plain data) also that each secret's variable is set and not empty.
+    """
+    _check_builder_choice(spec)
+    seen: set[str] = set()
+    for secret in spec.secrets:
+        _check_secret(secret, seen)
+        if env is not None and secret.env and not env.get(secret.env):
+            raise BuildError(f"build secret {secret.id!r}: environment variable {secret.env} is not set",
+                             hint=f"export {secret.env} before the build (its value is passed to BuildKit, "
+                             "never on the command line nor into the image), or drop the secret")
+
+
+def join_words(items) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _check_builder_choice(spec: BuildSpec) -> None:
+    mode = (spec.buildkit or "auto").strip().lower()
+    if mode not in BUILDKIT_MODES:
+        raise BuildError(f"unknown buildkit setting {spec.buildkit!r}", hint="use one of: auto, on, off")
+    needs = spec.needs_buildkit
+    if mode == "off" and needs:
+        raise BuildError(
+            f"{join_words(needs)} need{'s' if len(needs) == 1 else ''} BuildKit, but BuildKit is turned off "
+            "for this build",
+            hint="set buildkit to auto or on (with docker buildx, or a classic docker client with "
+            "BuildKit built in), or remove " + join_words(needs) + " from the build settings",
+        )
+
+
+def _check_secret(secret: BuildSecret, seen: set[str]) -> None:
+    if not secret.id or not _SECRET_ID.match(secret.id):
+        raise BuildError(f"build secret id {secret.id!r} is not valid",
+                         hint="use letters, digits, '.', '_' and '-' only")
+    if secret.id in seen:
+        raise BuildError(f"build secret {secret.id!r} is given twice", hint="give each secret id once")
+    seen.add(secret.id)
+    if bool(secret.env) == bool(secret.src):
+        raise BuildError(f"build secret {secret.id!r} needs exactly one source: env or src",
+                         hint="set env: NAME_OF_VARIABLE or src: path/to/file")
+    if secret.env and not _ENV_NAME.match(secret.env):
+        raise BuildError(f"build secret {secret.id!r}: {secret.env!r} is not an environment variable name",
+                         hint="name the variable that holds the value (e.g. NPM_TOKEN), never the value itself")
+    if secret.src and "," in secret.src:
+        raise BuildError(f"build secret {secret.id!r}: the file path {secret.src!r} contains a comma",
+                         hint="BuildKit's --secret option cannot carry a comma: move or rename the file")
