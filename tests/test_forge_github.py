@@ -7,6 +7,7 @@ import json
 import pytest
 
 from image_release.adapters.forge_github import GITHUB_BODY_LIMIT, UPLOAD_SUFFIX, GitHubForge
+from image_release.adapters.http_retry import NO_RETRY, RetryPolicy
 from image_release.core.release_spec import Asset, ReleaseSpec
 from image_release.errors import AuthError, ConfigError, ForgeError
 from tests.fakes.github_api import FakeGitHub
@@ -21,10 +22,13 @@ def gh(fake_github):
     return github_repo(fake_github, REPO, TOKEN, login="release-bot")
 
 
+def fast(attempts: int) -> RetryPolicy:
+    return RetryPolicy(attempts=attempts, base_delay=0, jitter=False)
+
+
 def make_forge(gh: FakeGitHub, token: str = TOKEN, **kw) -> GitHubForge:
-    kw.setdefault("retries", 2)
-    return GitHubForge(REPO, token, api_url=gh.url, backoff_factor=0, seconds_between_requests=0,
-                       seconds_between_writes=0, **kw)
+    kw.setdefault("retry", fast(3))
+    return GitHubForge(REPO, token, api_url=gh.url, seconds_between_requests=0, seconds_between_writes=0, **kw)
 
 
 @pytest.fixture
@@ -265,7 +269,7 @@ def test_github_enterprise_api_path(gh):
         ghes.add_token(TOKEN, login="release-bot")
         ghes.add_repo(REPO)
         assert ghes.url.endswith("/api/v3")
-        forge = GitHubForge(REPO, TOKEN, api_url=ghes.url + "/", backoff_factor=0, seconds_between_requests=0,
+        forge = GitHubForge(REPO, TOKEN, api_url=ghes.url + "/", retry=fast(4), seconds_between_requests=0,
                             seconds_between_writes=0)
         forge.preflight()
         forge.publish_release(spec(assets=[digests()]))
@@ -281,7 +285,7 @@ def test_429_with_retry_after_is_retried(gh, forge):
 
 
 def test_persistent_5xx_is_a_forge_error(gh):
-    forge = make_forge(gh, retries=1)
+    forge = make_forge(gh, retry=fast(2))
     gh.fail("*", r"/releases", 502, times=10)
     with pytest.raises(ForgeError) as err:
         forge.publish_release(spec())
@@ -365,7 +369,7 @@ def test_token_never_appears_in_errors_or_repr(gh):
 
 def test_unreachable_api(gh):
     url = unreachable_url(FakeGitHub)
-    forge = GitHubForge(REPO, TOKEN, api_url=url, retries=0, seconds_between_requests=0)
+    forge = GitHubForge(REPO, TOKEN, api_url=url, retry=NO_RETRY, seconds_between_requests=0)
     with pytest.raises(ForgeError, match="cannot reach"):
         forge.preflight()
 

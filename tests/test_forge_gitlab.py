@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from image_release.adapters.forge_gitlab import GitLabForge, display_name
+from image_release.adapters.http_retry import RetryPolicy
 from image_release.core.release_spec import Asset, Link, ReleaseSpec
 from image_release.errors import AuthError, ConfigError, ForgeError
 from tests.fakes.gitlab_api import DEVELOPER, REPORTER, FakeGitLab
@@ -28,8 +29,12 @@ def project(fake):
     )
 
 
-def forge(fake, *, token=TOKEN, job_token=None, project="group/proj", retries=3):
-    return GitLabForge(fake.url, project, token=token, job_token=job_token, timeout=5, retries=retries)
+def fast(attempts: int) -> RetryPolicy:
+    return RetryPolicy(attempts=attempts, base_delay=0, jitter=False)
+
+
+def forge(fake, *, token=TOKEN, job_token=None, project="group/proj", attempts=4):
+    return GitLabForge(fake.url, project, token=token, job_token=job_token, timeout=5, retry=fast(attempts))
 
 
 def spec(tag="v1.0.0", *, body="notes", make_latest=True, prerelease=False, links=None, **kw):
@@ -350,7 +355,7 @@ def test_5xx_once_is_retried(fake, project, status):
 def test_5xx_that_persists_fails_after_the_retries(fake, project):
     fake.inject("GET", r"/releases/v1\.0\.0$", 500, times=10)
     with pytest.raises(ForgeError) as err:
-        forge(fake, retries=2).publish_release(spec())
+        forge(fake, attempts=3).publish_release(spec())
     assert err.value.status == 500
     assert "run again" in err.value.hint
     assert len(fake.calls("GET", r"/releases/v1\.0\.0$")) == 3
@@ -365,13 +370,13 @@ def test_429_with_retry_after_is_honoured(fake, project):
 def test_429_that_persists_is_reported(fake, project):
     fake.inject("GET", RELEASES, 429, times=10, headers={"Retry-After": "0"})
     with pytest.raises(ForgeError) as err:
-        forge(fake, retries=1).preflight()
+        forge(fake, attempts=2).preflight()
     assert err.value.status == 429
 
 
 def test_unreachable_gitlab(fake, project):
     url = unreachable_url(FakeGitLab)
-    gl = GitLabForge(url, "group/proj", token=TOKEN, timeout=2, retries=1)
+    gl = GitLabForge(url, "group/proj", token=TOKEN, timeout=2, retry=fast(2))
     with pytest.raises(ForgeError) as err:
         gl.preflight()
     assert "Cannot reach GitLab" in err.value.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from image_release.adapters.ghcr_packages import GhcrPackages, PackageVersion
+from image_release.adapters.http_retry import NO_RETRY, RetryPolicy
 from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable
 from tests.fakes.github_api import FakeGitHub
 from tests.fixtures.forge_fakes import unreachable_url
@@ -27,10 +28,13 @@ def gh(fake_github):
     return fake_github
 
 
+def fast(attempts: int) -> RetryPolicy:
+    return RetryPolicy(attempts=attempts, base_delay=0, jitter=False)
+
+
 def make(gh: FakeGitHub, token: str = TOKEN, **kw) -> GhcrPackages:
-    kw.setdefault("retries", 2)
-    return GhcrPackages(token, api_url=gh.url, backoff_factor=0, seconds_between_requests=0,
-                        seconds_between_writes=0, **kw)
+    kw.setdefault("retry", fast(3))
+    return GhcrPackages(token, api_url=gh.url, seconds_between_requests=0, seconds_between_writes=0, **kw)
 
 
 @pytest.fixture
@@ -81,39 +85,38 @@ def test_delete_version_for_user_and_org(gh, packages):
     assert gh.calls("DELETE", r"^/orgs/acme/packages/container/tools%2Fweb/versions/\d+$")[0].status == 204
 
 
-def test_delete_tags_deletes_only_versions_whose_tags_are_all_requested(gh, packages):
-    report = packages.delete_tags("octo", "app", ["1.0.0", "1.1.0", "9.9.9"])
+def version_with(packages: GhcrPackages, owner: str, name: str, digest: str) -> PackageVersion:
+    return next(v for v in packages.list_versions(owner, name) if v.name == digest)
 
-    assert [v.name for v in report.deleted] == ["sha256:1111"]
-    [(shared, others)] = report.shared
-    assert shared.name == "sha256:2222" and others == ("1.1", "1", "latest")
-    assert report.missing == ("9.9.9",)
+
+def test_delete_version_takes_its_tags_and_nothing_else(gh, packages):
+    packages.delete_version("octo", "app", version_with(packages, "octo", "app", "sha256:1111").id)
+
     assert digests(gh, "octo", "app") == {"sha256:2222", "sha256:3333"}  # untagged one untouched
-    lines = report.lines()
-    assert any("kept sha256:2222" in line and "latest" in line for line in lines)
-    assert "no version carries tag 9.9.9" in lines
+    left = {v.name: v.tags for v in packages.list_versions("octo", "app")}
+    assert left == {"sha256:2222": ("1.1.0", "1.1", "1", "latest"), "sha256:3333": ()}
 
 
-def test_delete_tags_takes_a_version_when_all_its_tags_are_requested(gh, packages):
-    report = packages.delete_tags("acme", "tools/web", ["2.1.0", "2.1.0-amd64"])
-    assert [v.name for v in report.deleted] == ["sha256:bbbb"] and report.shared == ()
+def test_delete_version_takes_every_tag_of_the_version(gh, packages):
+    packages.delete_version("acme", "tools/web", version_with(packages, "acme", "tools/web", "sha256:bbbb").id)
     assert digests(gh, "acme", "tools/web") == {"sha256:aaaa"}
 
 
-def test_delete_tags_dry_run_deletes_nothing(gh, packages):
-    report = packages.delete_tags("octo", "app", ["1.0.0"], dry_run=True)
-    assert [v.name for v in report.deleted] == ["sha256:1111"] and report.dry_run
-    assert report.lines() == ["would delete sha256:1111 (tags: 1.0.0)"]
+def test_listing_deletes_nothing(gh, packages):
+    packages.list_versions("octo", "app")
+    packages.list_versions("acme", "tools/web")
     assert not gh.calls("DELETE")
     assert digests(gh, "octo", "app") == {"sha256:1111", "sha256:2222", "sha256:3333"}
 
 
-def test_a_version_already_gone_counts_as_deleted(gh, packages):
-    versions = packages.list_versions("octo", "app")
-    target = next(v for v in versions if v.name == "sha256:1111")
+def test_a_version_already_gone_is_a_404(gh, packages):
+    target = version_with(packages, "octo", "app", "sha256:1111")
     gh.before("DELETE", r"/versions/\d+$", lambda: gh.packages[("octo", "app")].versions.pop(target.id))
-    report = packages.delete_tags("octo", "app", ["1.0.0"])
-    assert report.deleted == (PackageVersion(target.id, "sha256:1111", ("1.0.0",)),)
+    # GhcrDeleter counts a 404 on delete as "already gone"
+    with pytest.raises(RegistryError) as err:
+        packages.delete_version("octo", "app", target.id)
+    assert err.value.status == 404
+    assert target.id not in gh.packages[("octo", "app")].versions
 
 
 def test_403_without_delete_scope_names_the_scopes(gh):
@@ -121,7 +124,7 @@ def test_403_without_delete_scope_names_the_scopes(gh):
     packages = make(gh, "ghp_readonly")
     assert packages.list_versions("octo", "app")
     with pytest.raises(AuthError) as err:
-        packages.delete_tags("octo", "app", ["1.0.0"])
+        packages.delete_version("octo", "app", version_with(packages, "octo", "app", "sha256:1111").id)
     assert "403" in err.value.message
     assert "delete:packages" in err.value.hint and "packages: write" in err.value.hint
 
@@ -145,7 +148,7 @@ def test_404_unknown_package(gh, packages):
 def test_405_is_a_delete_refusal(gh, packages):
     gh.fail("DELETE", r"/versions/\d+$", 405)
     with pytest.raises(DeleteRefused) as err:
-        packages.delete_tags("octo", "app", ["1.0.0"])
+        packages.delete_version("octo", "app", version_with(packages, "octo", "app", "sha256:1111").id)
     assert err.value.status == 405
     assert "sha256:1111" in digests(gh, "octo", "app")
 
@@ -159,33 +162,35 @@ def test_429_with_retry_after_is_retried(gh, packages):
 def test_persistent_429_is_a_registry_error(gh):
     gh.fail("*", r"/versions", 429, headers={"Retry-After": "0"}, times=10)
     with pytest.raises(RegistryError) as err:
-        make(gh, retries=1).list_versions("acme", "tools/web")
+        make(gh, retry=fast(2)).list_versions("acme", "tools/web")
     assert err.value.status == 429 and "rate limit" in err.value.message
     assert "re-run" in err.value.hint
 
 
 def test_5xx_on_delete_is_retried(gh, packages):
     gh.fail("DELETE", r"/versions/\d+$", 502)
-    report = packages.delete_tags("acme", "tools/web", ["2.0.0"])
-    assert [v.name for v in report.deleted] == ["sha256:aaaa"]
+    packages.delete_version("acme", "tools/web", version_with(packages, "acme", "tools/web", "sha256:aaaa").id)
+    assert [r.status for r in gh.calls("DELETE")] == [502, 204]
     assert digests(gh, "acme", "tools/web") == {"sha256:bbbb"}
 
 
-def test_failure_part_way_reports_what_is_already_deleted(gh, packages):
+def test_a_refusal_part_way_leaves_what_was_deleted_deleted(gh, packages):
     gh.add_package("acme", "two", owner_type="org", versions=[("sha256:a1", ["1.0.0"]), ("sha256:b2", ["1.0.1"])])
     # faults are matched in order: the first DELETE passes the no-op 'before', the second meets the 403
     gh.before("DELETE", r"/versions/\d+$", lambda: None)
     gh.fail("DELETE", r"/versions/\d+$", 403, body={"message": "Forbidden"})
+    first, second = packages.list_versions("acme", "two")
+    packages.delete_version("acme", "two", first.id)
     with pytest.raises(AuthError) as err:
-        packages.delete_tags("acme", "two", ["1.0.0", "1.0.1"])
-    assert "already deleted: sha256:" in err.value.message
-    assert len(digests(gh, "acme", "two")) == 1
+        packages.delete_version("acme", "two", second.id)
+    assert "403" in err.value.message and f"deleting version {second.id}" in err.value.message
+    assert digests(gh, "acme", "two") == {second.name}
 
 
 def test_unreachable_api(gh):
     url = unreachable_url(FakeGitHub)
     with pytest.raises(RegistryUnreachable):
-        GhcrPackages(TOKEN, api_url=url, retries=0, seconds_between_requests=0).list_versions("octo", "app")
+        GhcrPackages(TOKEN, api_url=url, retry=NO_RETRY, seconds_between_requests=0).list_versions("octo", "app")
 
 
 def test_no_token(gh):

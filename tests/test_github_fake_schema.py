@@ -13,6 +13,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from image_release.adapters.forge_github import GitHubForge
 from image_release.adapters.ghcr_packages import GhcrPackages
+from image_release.adapters.http_retry import RetryPolicy
 from image_release.core.release_spec import Asset, ReleaseSpec
 from image_release.errors import ReleaseError
 from tests.fakes.github_api import FakeGitHub
@@ -48,7 +49,8 @@ def run_scenario(gh: FakeGitHub) -> None:
     gh.add_repo("acme/app")
     gh.add_package("octo", "app", owner_type="user", versions=[("sha256:11", ["1.0.0"]), ("sha256:22", ["1.1.0"])])
     gh.add_package("acme", "tools/web", owner_type="org", versions=[("sha256:33", ["2.0.0"]), ("sha256:44", [])])
-    fast = dict(backoff_factor=0, seconds_between_requests=0, seconds_between_writes=0, retries=1)
+    fast = dict(seconds_between_requests=0, seconds_between_writes=0,
+                retry=RetryPolicy(attempts=2, base_delay=0, jitter=False))
 
     forge = GitHubForge("acme/app", TOKEN, api_url=gh.url, **fast)
     forge.preflight()
@@ -85,8 +87,10 @@ def run_scenario(gh: FakeGitHub) -> None:
     s.get(f"{api}/latest")
 
     packages = GhcrPackages(TOKEN, api_url=gh.url, **fast)
-    packages.delete_tags("octo", "app", ["1.0.0"])
-    packages.delete_tags("acme", "tools/web", ["2.0.0"])
+    for owner, name, tag in (("octo", "app", "1.0.0"), ("acme", "tools/web", "2.0.0")):
+        for version in packages.list_versions(owner, name):
+            if tag in version.tags:
+                packages.delete_version(owner, name, version.id)
     with pytest.raises(ReleaseError):
         packages.list_versions("octo", "missing")
     gh.add_token("ghp_noscope", login="octo", packages=None)

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from image_release.adapters.gitlab_registry import GitLabRegistry, _split_image
+from image_release.adapters.http_retry import RetryPolicy
 from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable
 from tests.fakes.gitlab_api import DEVELOPER, REPORTER, FakeGitLab
 from tests.fixtures.forge_fakes import gitlab_project, unreachable_url
@@ -39,8 +40,12 @@ def repos(fake, project):
     return root, sub
 
 
-def registry(fake, *, token=TOKEN, job_token=None, retries=3):
-    return GitLabRegistry(fake.url, "group/proj", token=token, job_token=job_token, timeout=5, retries=retries)
+def fast(attempts: int) -> RetryPolicy:
+    return RetryPolicy(attempts=attempts, base_delay=0, jitter=False)
+
+
+def registry(fake, *, token=TOKEN, job_token=None, attempts=4):
+    return GitLabRegistry(fake.url, "group/proj", token=token, job_token=job_token, timeout=5, retry=fast(attempts))
 
 
 # ------------------------------------------------------------------------------ lookups
@@ -237,7 +242,7 @@ def test_429_that_persists_is_reported(fake, repos):
     _, sub = repos
     fake.inject("DELETE", r"/tags/1\.2\.3$", 429, times=10, headers={"Retry-After": "0"})
     with pytest.raises(RegistryError) as err:
-        registry(fake, retries=2).delete_tag(sub.id, "1.2.3")
+        registry(fake, attempts=3).delete_tag(sub.id, "1.2.3")
     assert err.value.status == 429
     assert "Retry-After" in err.value.hint
     assert len(fake.calls("DELETE", r"/tags/1\.2\.3$")) == 3
@@ -261,4 +266,4 @@ def test_bad_token_is_auth_error(fake, repos):
 def test_unreachable(fake):
     url = unreachable_url(FakeGitLab)
     with pytest.raises(RegistryUnreachable):
-        GitLabRegistry(url, "group/proj", token=TOKEN, timeout=2, retries=1).list_tags(1)
+        GitLabRegistry(url, "group/proj", token=TOKEN, timeout=2, retry=fast(2)).list_tags(1)

@@ -23,9 +23,11 @@ Behaviour (see the field notes for why):
   reported in ``ReleaseResult.kept_assets``. A broken asset (upload never finished) is
   always re-uploaded.
 * ``spec.links`` are a GitLab feature; GitHub has no release links and ignores them.
-* Retries: urllib3 ``Retry`` via PyGithub's ``GithubRetry`` for 429 and 5xx (honouring
-  ``Retry-After``), and for 403 rate-limit answers. A retried create that had in fact
-  succeeded answers 422 ``already_exists`` and is handled like a concurrent run.
+* Retries: the run's ``RetryPolicy`` (``retry``; ``attempts`` counts the first try) as
+  PyGithub's ``GithubRetry``: connection errors, 408, 429 and 5xx (honouring ``Retry-After``),
+  and 403 rate-limit answers; each retry is logged on one line through ``log``. A retried
+  create that had in fact succeeded answers 422 ``already_exists`` and is handled like a
+  concurrent run.
 
 The client, its retries and the error translation are
 ``image_release.adapters.github_api.GitHubApi``'s, shared with the ghcr.io packages adapter;
@@ -39,6 +41,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from image_release.adapters.github_api import GitHubApi
+from image_release.adapters.http_retry import RetryPolicy
 from image_release.core.release_spec import Asset, ReleaseResult, ReleaseSpec
 from image_release.errors import AuthError, ConfigError, ForgeError, ReleaseError
 
@@ -94,9 +97,8 @@ class GitHubForge(GitHubApi):
         token: str,
         api_url: str = "https://api.github.com",
         timeout: float = 30,
-        retries: int = 3,
+        retry: RetryPolicy | None = None,
         *,
-        backoff_factor: float = 2.0,
         seconds_between_requests: float | None = 0.25,
         seconds_between_writes: float | None = 1.0,
         per_page: int = 100,
@@ -113,8 +115,7 @@ class GitHubForge(GitHubApi):
             token,
             api_url,
             timeout,
-            retries,
-            backoff_factor=backoff_factor,
+            retry,
             seconds_between_requests=seconds_between_requests,
             seconds_between_writes=seconds_between_writes,
             per_page=per_page,

@@ -27,9 +27,9 @@ Decisions (GitLab differs from GitHub):
 - A re-run updates the existing release; a ``409 Release already exists`` from a
   concurrent job is treated the same way.
 
-python-gitlab is imported lazily. The client, its retries and timeout and the error
-translation are ``image_release.adapters.gitlab_api.GitLabApi``'s, shared with the registry
-adapter; this module sets the release wording of the errors.
+python-gitlab is imported lazily. The client, its retries (the run's ``RetryPolicy``) and
+timeout and the error translation are ``image_release.adapters.gitlab_api.GitLabApi``'s,
+shared with the registry adapter; this module sets the release wording of the errors.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import quote
 
 from image_release.adapters.gitlab_api import AUTH_HINT, GitLabApi, is_insufficient_scope, server_message
+from image_release.adapters.http_retry import RetryPolicy
 from image_release.core.release_spec import Link, ReleaseResult, ReleaseSpec
 from image_release.errors import AuthError, ForgeError
 
@@ -105,10 +106,12 @@ class GitLabForge(GitLabApi):
         token: str | None = None,
         job_token: str | None = None,
         timeout: float = 30,
-        retries: int = 3,
+        retry: RetryPolicy | None = None,
         assets_package: str = "release-assets",
+        *,
+        log: Any = None,
     ) -> None:
-        super().__init__(url, project, token, job_token, timeout, retries)
+        super().__init__(url, project, token, job_token, timeout, retry, log)
         self.assets_package = assets_package
 
     def _web_base(self) -> str:

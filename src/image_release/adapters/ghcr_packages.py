@@ -7,8 +7,8 @@ that point at it (``metadata.container.tags``); deleting it removes every one of
 
 HTTP goes through PyGithub's requester (``Github(...).requester.requestJsonAndCheck``) rather than
 plain ``requests``: it brings the same token handling, GitHub Enterprise base URLs, ``Retry-After``
-and rate-limit aware retries (``GithubRetry``), write throttling and URL checks as the release
-adapter, with one set of knobs: the client and the error translation are
+and rate-limit aware retries (``GithubRetry`` driven by the run's ``RetryPolicy``), write throttling and
+URL checks as the release adapter, with one set of knobs: the client and the error translation are
 ``image_release.adapters.github_api.GitHubApi``'s, and this module sets the package wording of
 the errors. PyGithub is imported lazily.
 
@@ -20,10 +20,11 @@ the user path; the answer is remembered per owner.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
 from image_release.adapters.github_api import GitHubApi
+from image_release.adapters.http_retry import RetryPolicy
 from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable, ReleaseError
 
 SCOPE_HINT = (
@@ -40,28 +41,6 @@ class PackageVersion:
     id: int
     name: str  # the manifest digest, e.g. "sha256:..."
     tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DeleteTagsReport:
-    """What ``delete_tags`` did (or, with ``dry_run``, would do)."""
-
-    deleted: tuple[PackageVersion, ...] = ()
-    # versions carrying a requested tag and also other tags: not deleted, with the other tags
-    shared: tuple[tuple[PackageVersion, tuple[str, ...]], ...] = ()
-    missing: tuple[str, ...] = ()  # requested tags on no version
-    dry_run: bool = False
-
-    def lines(self) -> list[str]:
-        verb = "would delete" if self.dry_run else "deleted"
-        out = [f"{verb} {v.name} (tags: {', '.join(v.tags)})" for v in self.deleted]
-        out += [
-            f"kept {v.name}: it also carries {', '.join(others)} (requested: "
-            f"{', '.join(t for t in v.tags if t not in others)})"
-            for v, others in self.shared
-        ]
-        out += [f"no version carries tag {t}" for t in self.missing]
-        return out
 
 
 class GhcrPackages(GitHubApi):
@@ -83,21 +62,21 @@ class GhcrPackages(GitHubApi):
         api_url: str = "https://api.github.com",
         timeout: float = 30,
         *,
-        retries: int = 3,
-        backoff_factor: float = 2.0,
+        retry: RetryPolicy | None = None,
         seconds_between_requests: float | None = 0.25,
         seconds_between_writes: float | None = 1.0,
         per_page: int = 100,
+        log: Any = None,
     ) -> None:
         super().__init__(
             token,
             api_url,
             timeout,
-            retries,
-            backoff_factor=backoff_factor,
+            retry,
             seconds_between_requests=seconds_between_requests,
             seconds_between_writes=seconds_between_writes,
             per_page=per_page,
+            log=log,
         )
         self._kinds: dict[str, str] = {}  # owner (lower case) -> "orgs" | "users"
 
@@ -187,50 +166,6 @@ class GhcrPackages(GitHubApi):
             package,
             f"deleting version {version_id} of ghcr.io/{owner}/{package}",
             lambda base: req.requestJsonAndCheck("DELETE", f"{base}/{int(version_id)}"),
-        )
-
-    def delete_tags(self, owner: str, package: str, tags: Iterable[str], dry_run: bool = False) -> DeleteTagsReport:
-        """Delete the versions whose tags are *all* in ``tags``.
-
-        A version that carries a requested tag and other tags too is kept (deleting it would
-        take the other tags with it) and reported in ``shared``; untagged versions are never
-        touched. A version already gone (404 on delete) counts as deleted.
-        """
-        wanted = list(dict.fromkeys(tags))
-        wanted_set = set(wanted)
-        found: set[str] = set()
-        to_delete: list[PackageVersion] = []
-        shared: list[tuple[PackageVersion, tuple[str, ...]]] = []
-        for version in self.list_versions(owner, package):
-            hit = wanted_set.intersection(version.tags)
-            if not hit:
-                continue
-            found |= hit
-            others = tuple(t for t in version.tags if t not in wanted_set)
-            if others:
-                shared.append((version, others))
-            else:
-                to_delete.append(version)
-        deleted: list[PackageVersion] = []
-        if not dry_run:
-            for version in to_delete:
-                try:
-                    self.delete_version(owner, package, version.id)
-                except ReleaseError as exc:
-                    if getattr(exc, "status", None) != 404:
-                        if deleted:
-                            exc.message += "; already deleted: " + ", ".join(
-                                f"{v.name} ({', '.join(v.tags)})" for v in deleted
-                            )
-                        raise
-                deleted.append(version)
-        else:
-            deleted = to_delete
-        return DeleteTagsReport(
-            deleted=tuple(deleted),
-            shared=tuple(shared),
-            missing=tuple(t for t in wanted if t not in found),
-            dry_run=dry_run,
         )
 
 

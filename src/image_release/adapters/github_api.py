@@ -7,11 +7,13 @@ transport failures into typed errors. What the two adapters say differently (the
 classes, the API's name, the hints) are class attributes each adapter sets; the statuses
 each words its own way (403, 404, 405, 422, ...) go through its ``_status_error`` hook.
 
-Retries: urllib3 ``Retry`` via PyGithub's ``GithubRetry`` for 429 and 5xx (honouring
-``Retry-After``), and for 403 rate-limit answers; POST and PATCH are retried too (a repeated
-create answers 422 ``already_exists``, which the release adapter handles, and every update
-sends all fields). The last answer surfaces as a ``GithubException`` with its status; when
-urllib3 gives up first it is a ``requests`` ``RetryError``.
+Retries: the run's ``RetryPolicy`` (``image_release.adapters.http_retry``) as PyGithub's ``GithubRetry``
+(a urllib3 ``Retry``): connection errors, timeouts, 408, 429 and 5xx, and 403 rate-limit answers, with the
+policy's attempts and backoff, ``Retry-After`` honoured up to ``max_delay``; a primary rate limit that resets
+later than ``max_delay`` fails at once with the rate-limit hint instead of waiting. POST and PATCH are
+retried too (a repeated create answers 422 ``already_exists``, which the release adapter handles, and every
+update sends all fields). The last answer surfaces as a ``GithubException`` with its status; when urllib3
+gives up first it is a ``requests`` ``RetryError``. Each retry is logged on one line through ``log``.
 
 PyGithub is imported lazily (inside functions) so that ``invoke --list`` stays fast.
 """
@@ -19,37 +21,22 @@ PyGithub is imported lazily (inside functions) so that ``invoke --list`` stays f
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator
 
+from image_release.adapters.http_retry import RetryPolicy, urllib3_retry
 from image_release.errors import AuthError, ForgeError, ReleaseError
 
-RETRY_STATUSES = (429, 500, 502, 503, 504)
-# urllib3's default set plus POST (a repeated create answers 422 already_exists, handled)
-# and PATCH (every update here sends all fields, so repeating it is harmless)
-RETRY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PUT", "TRACE", "POST", "PATCH"})
-
-
-def github_retry(retries: int, backoff_factor: float, log: Callable[[str], Any] | None = None) -> Any:
-    """PyGithub's ``GithubRetry`` with this project's settings; ``log`` gets one line per retry."""
+def github_retry(policy: RetryPolicy, log: Any = None) -> Any:
+    """PyGithub's ``GithubRetry`` driven by ``policy``; ``log`` gets one line per retry."""
     from github import GithubRetry
 
-    class _LoggedRetry(GithubRetry):
-        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-            new = super().increment(method, url, response, error, _pool, _stacktrace)
-            if log is not None:
-                from urllib.parse import urlsplit
-
-                why = f"HTTP {response.status}" if response is not None else type(error).__name__
-                log(f"retry {method} {urlsplit(url or '').path}: {why}; retry {len(new.history)} of {retries}")
-            return new
-
-    return _LoggedRetry(
-        total=retries,
-        backoff_factor=backoff_factor,
-        status_forcelist=list(RETRY_STATUSES),
-        allowed_methods=RETRY_METHODS,
-        respect_retry_after_header=True,
-        raise_on_status=False,  # the last answer surfaces as a GithubException with its status
+    return urllib3_retry(
+        policy,
+        log=log,
+        base=GithubRetry,
+        # GitHub's secondary rate limit asks for a minute; the policy caps every wait at max_delay
+        secondary_rate_wait=policy.max_delay,
+        max_rate_limit_wait=policy.max_delay,
     )
 
 
@@ -97,21 +84,19 @@ class GitHubApi:
         token: str,
         api_url: str,
         timeout: float,
-        retries: int,
-        backoff_factor: float,
+        retry: RetryPolicy | None,
         seconds_between_requests: float | None,
         seconds_between_writes: float | None,
         per_page: int,
-        log: Callable[[str], Any] | None = None,
+        log: Any = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
-        self.retries = retries
-        self.backoff_factor = backoff_factor
+        self.retry = retry or RetryPolicy()
         self.seconds_between_requests = seconds_between_requests
         self.seconds_between_writes = seconds_between_writes
         self.per_page = per_page
-        self.log = log  # a callable taking one line: each retry is logged (no secrets in it)
+        self.log = log  # a callable taking one line (or a Logger): each retry is logged (no secrets in it)
         self.__token = token or ""
         self._gh: Any = None
 
@@ -140,7 +125,7 @@ class GitHubApi:
                 auth=Auth.Token(self.__token),
                 base_url=self.api_url,
                 timeout=self.timeout,  # type: ignore[arg-type]
-                retry=github_retry(self.retries, self.backoff_factor, self.log),
+                retry=github_retry(self.retry, self.log),
                 per_page=self.per_page,
                 seconds_between_requests=self.seconds_between_requests,
                 seconds_between_writes=self.seconds_between_writes,
@@ -161,7 +146,7 @@ class GitHubApi:
             raise self._error(exc, action) from exc
         except requests.exceptions.RetryError as exc:
             raise self.error_class(
-                f"{self.api_name} kept failing {self._while(action)} (gave up after {self.retries} retries)",
+                f"{self.api_name} kept failing {self._while(action)} (gave up after {self.retry.attempts} attempts)",
                 hint=self.gave_up_hint,
             ) from exc
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:

@@ -1,16 +1,18 @@
 """python-gitlab plumbing shared by the GitLab adapters (releases and container registry).
 
 ``GitLabApi`` holds what ``GitLabForge`` and ``GitLabRegistry`` both need: the server URL,
-project and token (one of a private token or a CI job token), the timeout and retries, a
+project and token (one of a private token or a CI job token), the timeout and retry policy, a
 ``__repr__`` that never shows a token, the lazily built client, the per-request retry
 keyword and the translation of python-gitlab and network errors into typed errors. What the
 two adapters say differently (the error classes and the hints) are class attributes each
 adapter sets; a status only one of them knows is handled in its ``_status_error`` hook.
 
 python-gitlab is imported lazily (inside functions) so that ``invoke --list`` stays fast.
-Every client is built with ``retry_transient_errors=True`` (5xx, 52x and connection errors
-are retried with backoff), honours ``429`` with ``Retry-After`` through the same retries, and
-has a timeout.
+Every client has a timeout, and retries with the run's ``RetryPolicy``
+(``image_release.adapters.http_retry``): python-gitlab's own retry loop is switched off (its
+waits ignore the policy and its ``Retry-After`` has no cap) and the policy runs as a urllib3
+``Retry`` on the client's requests session instead: connection errors, timeouts, 408, 429 and
+5xx, ``Retry-After`` honoured up to ``max_delay``, each retry logged on one line.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, ClassVar, Iterator
 
+from image_release.adapters.http_retry import RetryPolicy, urllib3_retry
 from image_release.errors import AuthError, ConfigError, ForgeError, ReleaseError
 
 AUTH_HINT = (
@@ -32,8 +35,10 @@ def base_url(url: str) -> str:
     return url[: -len("/api/v4")] if url.endswith("/api/v4") else url
 
 
-def connect(url: str, token: str | None, job_token: str | None, timeout: float) -> Any:
-    """A python-gitlab client with retries and a timeout. Raises AuthError without a token."""
+def connect(url: str, token: str | None, job_token: str | None, timeout: float,
+            retry: RetryPolicy | None = None, log: Any = None) -> Any:
+    """A python-gitlab client with ``retry`` (see the module docstring) and a timeout. Raises AuthError
+    without a token."""
     if token and job_token:
         raise ConfigError(
             "Both a GitLab token and a job token were given",
@@ -42,14 +47,29 @@ def connect(url: str, token: str | None, job_token: str | None, timeout: float) 
     if not token and not job_token:
         raise AuthError("No GitLab token is configured", hint=AUTH_HINT)
     import gitlab  # lazy: keep `invoke --list` fast
+    import requests
+    from requests.adapters import HTTPAdapter
 
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=urllib3_retry(retry or RetryPolicy(), log=log, describe=_describe))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     return gitlab.Gitlab(
         url,
         private_token=token or None,
         job_token=job_token or None,
         timeout=timeout,
-        retry_transient_errors=True,
+        retry_transient_errors=False,  # the session's Retry does it, with the policy
+        session=session,
     )
+
+
+def _describe(method: str, path: str, reason: str) -> str:
+    """A retry's subject: ``after GitLab answered HTTP 502 to POST /api/v4/...``, or for a connection
+    error ``GET /api/v4/...: ConnectionError: ...``."""
+    if reason.startswith("HTTP"):
+        return f"after GitLab answered {reason} to {method} {path}"
+    return f"{method} {path}: {reason}"
 
 
 def server_message(err: Any) -> str:
@@ -71,7 +91,7 @@ class GitLabApi:
 
     A subclass keeps its own constructor signature, calls ``GitLabApi.__init__`` and sets the
     wording below. Message and hint templates are ``str.format``-ed with ``action``,
-    ``detail``, ``project``, ``url`` and ``retries``.
+    ``detail``, ``project``, ``url`` and ``attempts``.
     """
 
     #: the class of a refusal or failure reported by GitLab
@@ -96,44 +116,31 @@ class GitLabApi:
         token: str | None,
         job_token: str | None,
         timeout: float,
-        retries: int,
+        retry: RetryPolicy | None,
+        log: Any = None,
     ) -> None:
         self.url = base_url(url)
         self.project = project
         self._token = token
         self._job_token = job_token
         self.timeout = timeout
-        self.retries = retries
+        self.retry = retry or RetryPolicy()
+        #: a callable taking one line (the session's warning) or a Logger: each retry is logged
+        self.log = log
         self._client: Any = None
 
     def __repr__(self) -> str:  # never show a token
         kind = "job token" if self._job_token else ("token" if self._token else "no token")
         return f"{type(self).__name__}(url={self.url!r}, project={self.project!r}, auth={kind})"
 
-    #: a callable taking one line (the session's warning): each transient answer python-gitlab
-    #: is about to retry is logged, since python-gitlab retries silently
-    log: Any = None
-
     def _gl(self) -> Any:
         if self._client is None:
-            self._client = connect(self.url, self._token, self._job_token, self.timeout)
-            session = getattr(self._client, "session", None)
-            if self.log is not None and session is not None:
-                session.hooks.setdefault("response", []).append(self._log_transient)
+            self._client = connect(self.url, self._token, self._job_token, self.timeout, self.retry, self.log)
         return self._client
 
-    def _log_transient(self, resp: Any, *args: Any, **kwargs: Any) -> None:
-        status = getattr(resp, "status_code", 0)
-        if status == 429 or 500 <= status < 600:
-            from urllib.parse import urlsplit
-
-            method = getattr(getattr(resp, "request", None), "method", "") or ""
-            after = resp.headers.get("Retry-After") if status == 429 else None
-            self.log(f"GitLab answered HTTP {status}{f' (Retry-After {after})' if after else ''} to {method} "
-                     f"{urlsplit(resp.url).path} (transient: retried up to {self.retries} times)")
-
     def _kw(self) -> dict[str, Any]:
-        return {"max_retries": self.retries}
+        """Keywords for every python-gitlab call: no retries of its own (the session's Retry has them)."""
+        return {"max_retries": 0, "obey_rate_limit": False}
 
     def _project(self) -> Any:
         # lazy: GET /projects/:id is forbidden to the job token, and not needed otherwise
@@ -151,7 +158,7 @@ class GitLabApi:
 
         def text(template: str, detail: str = "") -> str:
             return template.format(
-                action=action, detail=detail, project=self.project, url=self.url, retries=self.retries
+                action=action, detail=detail, project=self.project, url=self.url, attempts=self.retry.attempts
             )
 
         try:
@@ -189,7 +196,7 @@ class GitLabApi:
                 ) from err
             if status is not None and status >= 500:
                 raise self.error_class(
-                    f"GitLab failed with {status} while {action}, also after retries ({detail})",
+                    f"GitLab failed with {status} while {action}, also after {self.retry.attempts} attempts ({detail})",
                     hint=text(self.server_error_hint),
                     status=status,
                 ) from err

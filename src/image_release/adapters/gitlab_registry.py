@@ -12,7 +12,7 @@ users; deletion goes through the project API instead:
 
 Errors become typed errors with hints: 401 AuthError, 403 RegistryError (or AuthError for a
 token without the ``api`` scope), 404 RegistryError, 405 DeleteRefused, 429 (after the
-retries python-gitlab makes, honouring ``Retry-After``) RegistryError. The client and the
+retries of the run's ``RetryPolicy``, honouring ``Retry-After``) RegistryError. The client and the
 error translation are ``image_release.adapters.gitlab_api.GitLabApi``'s, shared with the
 release adapter; this module sets the registry wording.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from image_release.adapters.gitlab_api import GitLabApi, server_message
+from image_release.adapters.http_retry import RetryPolicy
 from image_release.errors import DeleteRefused, RegistryError, RegistryUnreachable, ReleaseError
 
 _AUTH_HINT = (
@@ -65,7 +66,7 @@ class GitLabRegistry(GitLabApi):
         "token reaches only the registry of its own project"
     )
     rate_limited_message = (
-        "GitLab kept rate-limiting the requests (429) while {action}, also after {retries} retries"
+        "GitLab kept rate-limiting the requests (429) while {action}, also after {attempts} attempts"
     )
     rate_limited_hint = "wait for the rate limit to reset (Retry-After) and run the cleanup again"
     server_error_hint = "GitLab or its registry is having trouble; run again later"
@@ -77,9 +78,11 @@ class GitLabRegistry(GitLabApi):
         token: str | None = None,
         job_token: str | None = None,
         timeout: float = 30,
-        retries: int = 3,
+        retry: RetryPolicy | None = None,
+        *,
+        log: Any = None,
     ) -> None:
-        super().__init__(url, project, token, job_token, timeout, retries)
+        super().__init__(url, project, token, job_token, timeout, retry, log)
 
     def _status_error(self, status: int | None, action: str, detail: str) -> ReleaseError | None:
         if status == 405:
