@@ -292,6 +292,7 @@ def deleter_for(
     retry: Any = None,
     timeout: float = 30,
     ghcr_single_tags: bool = True,
+    log: Any = None,
 ) -> Deleter:
     """The deleter for ``image`` (``host/repository``, a tag or digest is ignored).
 
@@ -299,7 +300,8 @@ def deleter_for(
     from ``github_api_url`` or ``GITHUB_API_URL``); the GitLab registry host (``gitlab_registry_host`` or
     ``CI_REGISTRY``) -> GitLab's registry API (URL from ``gitlab_url`` or ``CI_SERVER_URL``, project from
     ``gitlab_project`` or ``CI_PROJECT_ID``, token from ``env[gitlab_token_env]``, else the job token);
-    any other host -> the OCI distribution API with ``credentials``.
+    any other host -> the OCI distribution API with ``credentials``. Every client retries by ``retry``
+    (the run's one RetryPolicy) and logs each retry through ``log``.
 
     On ghcr.io, ``ghcr_single_tags`` lets the deleter remove one tag of a version that keeps other tags
     (throwaway manifest pushed with the same token, then its version deleted); off, such tags are left behind.
@@ -321,18 +323,19 @@ def deleter_for(
 
             creds = credentials or Credentials(env.get("GITHUB_ACTOR") or "image-release", token,
                                                source=f"env {github_token_env}")
-        return _ghcr_deleter(image, token, api, creds, retry, timeout)
+        return _ghcr_deleter(image, token, api, creds, (retry, log), timeout)
     if name.registry.lower() in gitlab_hosts:
         url = gitlab_url or env.get("CI_SERVER_URL")
         project = gitlab_project or env.get("CI_PROJECT_ID") or env.get("CI_PROJECT_PATH")
-        return _gitlab_deleter(image, url, project, (gitlab_token_env, gitlab_job_token_env), env, timeout)
+        return _gitlab_deleter(image, url, project, (gitlab_token_env, gitlab_job_token_env), env, (retry, log),
+                               timeout)
     from image_release.adapters.registry import RegistryClient
 
-    client = RegistryClient(name.registry, credentials=credentials, retry=retry, timeout=timeout)
+    client = RegistryClient(name.registry, credentials=credentials, retry=retry, timeout=timeout, log=log)
     return OciDeleter(client, name.repository)
 
 
-def _ghcr_deleter(image: str, token: str, api: str, creds: Any, retry: Any, timeout: float) -> GhcrDeleter:
+def _ghcr_deleter(image: str, token: str, api: str, creds: Any, retrying: tuple, timeout: float) -> GhcrDeleter:
     """ghcr.io/OWNER/PACKAGE through the Packages API; with ``creds``, one tag alone through the registry."""
     from image_release.adapters.ghcr_packages import GhcrPackages
 
@@ -340,16 +343,17 @@ def _ghcr_deleter(image: str, token: str, api: str, creds: Any, retry: Any, time
     owner, _, package = name.repository.partition("/")
     if not package:
         raise ConfigError(f"{image}: a ghcr.io image is ghcr.io/OWNER/PACKAGE", hint="name the image like ghcr.io/acme/app")
+    retry, log = retrying
     client = None
     if creds is not None:
         from image_release.adapters.registry import RegistryClient
 
-        client = RegistryClient(name.registry, credentials=creds, retry=retry, timeout=timeout)
-    return GhcrDeleter(GhcrPackages(token, api, timeout=timeout), owner, package, client=client)
+        client = RegistryClient(name.registry, credentials=creds, retry=retry, timeout=timeout, log=log)
+    return GhcrDeleter(GhcrPackages(token, api, timeout=timeout, retry=retry, log=log), owner, package, client=client)
 
 
 def _gitlab_deleter(image: str, url: str | None, project: Any, token_envs: tuple[str, str], env: Mapping[str, str],
-                    timeout: float) -> GitLabDeleter:
+                    retrying: tuple, timeout: float) -> GitLabDeleter:
     """The project's registry repository through GitLab's API, with its token, else the job token."""
     from image_release.adapters.gitlab_registry import GitLabRegistry
 
@@ -369,12 +373,13 @@ def _gitlab_deleter(image: str, url: str | None, project: Any, token_envs: tuple
         )
     name = parse_image(image)
     path = f"{name.registry}/{name.repository}"
-    registry = GitLabRegistry(url, project, token=token, job_token=job_token, timeout=timeout)
+    retry, log = retrying
+    registry = GitLabRegistry(url, project, token=token, job_token=job_token, timeout=timeout, retry=retry, log=log)
     return GitLabDeleter(registry, registry.find_repository(path), image=path)
 
 
 def deleter_from_settings(image: str, settings: Any, env: Mapping[str, str], credentials: Any = None,
-                          gitlab_registry_host: str | None = None) -> Deleter:
+                          gitlab_registry_host: str | None = None, log: Any = None) -> Deleter:
     """:func:`deleter_for` with the forge, registry and retry settings of a parsed ``Settings``."""
     from image_release.adapters.http_retry import RetryPolicy
 
@@ -390,6 +395,7 @@ def deleter_from_settings(image: str, settings: Any, env: Mapping[str, str], cre
         gitlab_job_token_env=forge.gitlab_job_token_env,
         gitlab_registry_host=gitlab_registry_host,
         credentials=credentials,
-        retry=RetryPolicy(settings.retry_attempts, settings.retry_base_delay, settings.retry_max_delay),
+        retry=RetryPolicy.from_settings(settings),
         timeout=settings.registry_timeout,
+        log=log,
     )

@@ -29,6 +29,7 @@ from typing import Iterable, Mapping, Sequence
 
 import semver
 
+from image_release.core.image_ref import short_digest
 from image_release.core.versions import registry_tag_version
 from image_release.errors import ConfigError
 
@@ -387,14 +388,6 @@ def _digest_of(tags_by_digest: Mapping[str, Sequence[str]], tag: str) -> str | N
         if tag in tags:
             return digest
     return None
-
-
-def short_digest(digest: str | None) -> str:
-    """``sha256:`` and the first 12 hex digits, for messages."""
-    if not digest:
-        return "-"
-    algo, _, hexpart = digest.partition(":")
-    return f"{algo}:{hexpart[:12]}" if hexpart else digest
 
 
 def _join(items: Iterable[str]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from image_release.errors import BuildError, PublishError, RegistryError, RegistryUnreachable, ReleaseError
+from image_release.errors import BuildError, PublishError, ReleaseError
 
 
 def build(run, action) -> None:
@@ -57,30 +57,20 @@ def push_version(run, action) -> None:
 
 
 def _push_with_retry(run, ref: str, auth) -> str:
-    """The engine's push, retried like every registry call when the registry failed transiently (5xx,
+    """The engine's push, retried by the run's one policy when the registry failed transiently (5xx,
     408, 429, connection trouble). A failure says that nothing of this image was published (floating
     tags are only put after this push) and how to finish."""
-    import time
+    from image_release.adapters.http_retry import call_with_retry
 
-    from image_release.adapters.http_retry import RETRY_STATUSES
+    def give_up(e, attempts: int):
+        if not isinstance(e, ReleaseError):
+            return e
+        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+        return PublishError(
+            f"{e.message}{tries}; {ref} was not published and no floating tag was touched",
+            hint=(f"{e.hint}; then " if e.hint else "") + "re-run the same command",
+            published=tuple(run.results.published),
+        )
 
-    policy = run.retry_policy()
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return run.engine().push(ref, auth)
-        except ReleaseError as e:
-            transient = isinstance(e, RegistryUnreachable) or (
-                isinstance(e, RegistryError) and e.status in RETRY_STATUSES)
-            if transient and attempt < policy.attempts:
-                wait = policy.backoff(attempt)
-                run.warn(f"retry push {ref}: {e.message}; attempt {attempt + 1}/{policy.attempts} in {wait:.2f}s")
-                time.sleep(wait)
-                continue
-            tries = f" (after {attempt} attempts)" if attempt > 1 else ""
-            raise PublishError(
-                f"{e.message}{tries}; {ref} was not published and no floating tag was touched",
-                hint=(f"{e.hint}; then " if e.hint else "") + "re-run the same command",
-                published=tuple(run.results.published),
-            ) from None
+    return call_with_retry(lambda: run.engine().push(ref, auth), run.retry_policy(), log=run.warn,
+                           what=f"push {ref}", give_up=give_up)

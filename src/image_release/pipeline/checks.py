@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from image_release.errors import AuthError, BuildError, ConfigError, GitError
+from image_release.errors import AuthError, ConfigError, GitError
 
 ALWAYS = "always"
 REAL = "real"
@@ -38,18 +38,23 @@ def build_paths(run) -> tuple[Path, Path]:
     return context, dockerfile if dockerfile.is_absolute() else context / dockerfile
 
 
-def build_inputs(run) -> None:
+def resolved_spec(run):
+    """The plan's BuildSpec with the context and Dockerfile as paths on this machine."""
+    from dataclasses import replace
+
     context, dockerfile = build_paths(run)
-    if not context.is_dir():
-        raise BuildError(f"build context {context} is not a directory",
-                         hint="set release.build.context to the folder holding your sources (default: .)")
-    if not dockerfile.is_file():
-        raise BuildError(f"no Dockerfile at {dockerfile}",
-                         hint="create it, or set release.build.dockerfile (relative to the build context)")
-    for secret in run.settings.build.secrets:
-        if secret.env and not run.env.get(secret.env):
-            raise BuildError(f"build secret {secret.id!r}: environment variable {secret.env} is not set",
-                             hint=f"export {secret.env} before the build (its value never goes into the image)")
+    return replace(run.plan.build, context=str(context), dockerfile=str(dockerfile))
+
+
+def build_inputs(run) -> None:
+    """The build spec as written (core) and the files it names (the engine adapter): the engine trusts
+    a spec that passed here."""
+    from image_release.adapters.engine import check_build_paths
+    from image_release.core.build_spec import validate_build_spec
+
+    spec = resolved_spec(run)
+    check_build_paths(spec)
+    validate_build_spec(spec, run.env)
 
 
 def images_and_tag(run) -> None:

@@ -60,17 +60,11 @@ def _make_client(run, target: ForgeTarget):
                     f"where {run.settings.forge.gitlab_job_token_env} is given")
         raise AuthError(f"no token to create the {target.kind} release: {target.token_env} is not set", hint=hint)
     run.secret(token)
-    st = run.settings
     if target.kind == "github":
         from image_release.adapters.forge_github import GitHubForge
 
-        return GitHubForge(target.project, token, api_url=target.api_url, retries=st.retry_attempts,
-                           backoff_factor=st.retry_base_delay, log=run.warn)
+        return GitHubForge(target.project, token, api_url=target.api_url, retry=run.retry_policy(), log=run.warn)
     from image_release.adapters.forge_gitlab import GitLabForge
 
-    if target.job_token:
-        forge = GitLabForge(target.api_url, target.project, job_token=token, retries=st.retry_attempts)
-    else:
-        forge = GitLabForge(target.api_url, target.project, token=token, retries=st.retry_attempts)
-    forge.log = run.warn
-    return forge
+    credential = {"job_token": token} if target.job_token else {"token": token}
+    return GitLabForge(target.api_url, target.project, retry=run.retry_policy(), log=run.warn, **credential)

@@ -154,10 +154,10 @@ class Run:
         return name, self._registries[host]
 
     def retry_policy(self):
+        """The one retry policy (release.retry), for every registry, engine push and forge call."""
         from image_release.adapters.http_retry import RetryPolicy
 
-        s = self.settings
-        return RetryPolicy(attempts=s.retry_attempts, base_delay=s.retry_base_delay, max_delay=s.retry_max_delay)
+        return RetryPolicy.from_settings(self.settings)
 
     def deleter_for(self, image: str):
         """The deleter for ``image``: GHCR and GitLab through their APIs, any other registry through the
@@ -166,7 +166,7 @@ class Run:
 
         name, client = self.registry_for(image)
         deleter = deleter_from_settings(image, self.settings, self.env, credentials=client.credentials,
-                                        gitlab_registry_host=self.context.registry)
+                                        gitlab_registry_host=self.context.registry, log=self.warn)
         if isinstance(deleter, OciDeleter):
             return OciDeleter(client, name.repository)
         return deleter

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from image_release.core.actions import Build, TagLocal
 from image_release.pipeline import checks
-from image_release.pipeline.checks import WARN_IN_DRY_RUN, Check
-
-
-def resolved_spec(run):
-    """The plan's BuildSpec with the context and Dockerfile as paths on this machine."""
-    context, dockerfile = checks.build_paths(run)
-    return replace(run.plan.build, context=str(context), dockerfile=str(dockerfile))
+from image_release.pipeline.checks import WARN_IN_DRY_RUN, Check, resolved_spec
 
 
 class BuildStep:

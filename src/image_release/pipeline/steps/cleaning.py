@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from image_release.core.actions import ScheduleBulkDelete
 from image_release.core.cleanup import kept_lines, retention_actions
+from image_release.core.plan import version_affixes
 from image_release.core.retention import plan_retention
+from image_release.core.versions import version_tag_regex
 from image_release.errors import ConfigError
 from image_release.pipeline.checks import Check
 from image_release.pipeline.deletions import Deletions
-
-# A plain SemVer version tag as the registry holds it (``+`` written as ``-``): what GitLab may delete.
-VERSION_TAG_REGEX = r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?"
 
 
 def _int_option(value, flag: str, minimum: int) -> int:
@@ -71,7 +70,9 @@ class RetentionStep:
 
     @staticmethod
     def _retain(run, deleter, image: str, keep: int, keep_pre: int | None) -> None:
-        plan = plan_retention(deleter.tags_by_digest(), keep, keep_pre, run.settings.clean.keep_patterns)
+        prefix, suffix = version_affixes(run.settings)
+        plan = plan_retention(deleter.tags_by_digest(), keep, keep_pre, run.settings.clean.keep_patterns,
+                              prefix=prefix, suffix=suffix)
         with run.group(f"retention for {image} (keep {keep})"):
             run.say(plan.lines()[0])
             retain(run, deleter, plan)
@@ -82,8 +83,9 @@ class RetentionStep:
             raise ConfigError(f"--bulk is GitLab's own cleanup, and {image} is on {deleter.kind}",
                               hint="drop --bulk: the tags are then deleted one by one, by SemVer")
         keep_regex = "|".join(run.settings.clean.keep_patterns) or None
-        action = ScheduleBulkDelete(image, VERSION_TAG_REGEX, keep_n=keep, name_regex_keep=keep_regex,
-                                    older_than=older_than)
+        # GitLab may delete what the registry holds as a version tag: the same definition, as a regex.
+        action = ScheduleBulkDelete(image, version_tag_regex(*version_affixes(run.settings)), keep_n=keep,
+                                    name_regex_keep=keep_regex, older_than=older_than)
         with run.group(f"GitLab cleanup for {image} (keep {keep})"):
             from image_release.pipeline.runner import apply
 
