@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.gitrepo",
     "tests.fixtures.registry_extra",
     "tests.fixtures.forge_fakes",
+    "tests.fixtures.project",
 ]
 
 # In CI every run explores the same examples (derandomize), so a run's result depends on the code
