@@ -11,12 +11,12 @@ pytest_plugins = [
     "tests.fixtures.project",
 ]
 
-# In CI every run explores the same examples (derandomize), so a run's result depends on the code
-# alone, and no example fails for taking long on a loaded machine (no deadline). Locally, Hypothesis
-# keeps searching new examples.
+# No example fails for taking long on a loaded machine (no deadline, no too_slow health check), in CI or
+# not. In CI every run also explores the same examples (derandomize), so a run's result depends on the
+# code alone; locally, Hypothesis keeps searching new examples.
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 # The slow tests: every test function one of whose items took 2 s or more on the 2-core development machine
