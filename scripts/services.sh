@@ -3,9 +3,13 @@
 # OCI registry (distribution 2.8), both on this machine only (unix socket and 127.0.0.1).
 #
 #   scripts/services.sh start   # install if missing (Debian, as root), start what is not running
-#   scripts/services.sh stop    # stop only what `start` started
+#   scripts/services.sh stop    # stop what any `start` started (not a dockerd or registry found running)
 #   scripts/services.sh status
 #   scripts/services.sh env     # print the variables the tests read (eval "$(scripts/services.sh env)")
+#
+#   scripts/services.sh start --record FILE   # also write the names of what THIS call started into FILE
+#   scripts/services.sh stop --record FILE    # stop only the services named in FILE (scripts/test does this,
+#                                             # so it leaves running what was running before it)
 #
 # Settings (environment): IR_SERVICES_DIR (state, default /tmp/image-release-services),
 # IR_REGISTRY_PORT (default 5000), IR_SKIP_DOCKERD=1 (registry only).
@@ -18,6 +22,11 @@ DOCKER=/usr/bin/docker
 [ -x "$DOCKER" ] || DOCKER=$(command -v docker || echo docker)
 
 say() { printf 'services: %s\n' "$*" >&2; }
+
+RECORD=""  # --record FILE: the services this invocation started, one name a line
+
+# Note that this invocation started service $1 (before waiting for it, so a start that fails is stopped too).
+record() { [ -z "$RECORD" ] || echo "$1" >>"$RECORD"; }
 
 need_install() {
   local missing=()
@@ -67,6 +76,7 @@ start_dockerd() {
     --pidfile "$STATE/dockerd.pid" >"$STATE/dockerd.log" 2>&1 < /dev/null &
   local pid=$!
   echo started >"$STATE/dockerd.started"
+  record dockerd
   for _ in $(seq 1 120); do
     docker_up && { say "dockerd ready"; return 0; }
     kill -0 "$pid" 2>/dev/null || break  # it exited: say why now, not after a minute
@@ -100,6 +110,7 @@ EOF
   say "starting registry on 127.0.0.1:$PORT (delete enabled, data in $STATE/registry-data)"
   setsid docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 < /dev/null &
   echo $! >"$STATE/registry.pid"
+  record registry
   for _ in $(seq 1 60); do
     registry_up && { say "registry ready"; return 0; }
     sleep 0.25
@@ -120,36 +131,59 @@ base_image() {
   say "base image image-release/busybox:local imported"
 }
 
-stop_all() {
-  # Only what `start` started, and only while the recorded pid is still that program (a reused machine
-  # may have given the pid to something else).
-  if [ -f "$STATE/registry.pid" ]; then
-    local rpid; rpid=$(cat "$STATE/registry.pid")
-    alive_as "$rpid" docker-registry && kill "$rpid" 2>/dev/null
-    rm -f "$STATE/registry.pid"; say "registry stopped"
+# Stop the registry and dockerd that a `start` started (their state files say so), and only while the
+# recorded pid is still that program (a reused machine may have given the pid to something else).
+stop_registry() {
+  [ -f "$STATE/registry.pid" ] || return 0
+  local rpid; rpid=$(cat "$STATE/registry.pid")
+  if alive_as "$rpid" docker-registry; then
+    kill "$rpid" 2>/dev/null || true
+    for _ in $(seq 1 40); do alive_as "$rpid" docker-registry || break; sleep 0.25; done
   fi
-  if [ -f "$STATE/dockerd.started" ] && [ -f "$STATE/dockerd.pid" ]; then
-    local pid; pid=$(cat "$STATE/dockerd.pid")
-    if alive_as "$pid" dockerd; then
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 40); do alive_as "$pid" dockerd || break; sleep 0.25; done
-    fi
-    rm -f "$STATE/dockerd.started"; say "dockerd stopped"
+  rm -f "$STATE/registry.pid"; say "registry stopped"
+}
+
+stop_dockerd() {
+  [ -f "$STATE/dockerd.started" ] && [ -f "$STATE/dockerd.pid" ] || return 0
+  local pid; pid=$(cat "$STATE/dockerd.pid")
+  if alive_as "$pid" dockerd; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do alive_as "$pid" dockerd || break; sleep 0.25; done
   fi
+  rm -f "$STATE/dockerd.started"; say "dockerd stopped"
+}
+
+# stop: everything a start started; stop --record FILE: only the services FILE names.
+stop_services() {
+  if [ -z "$RECORD" ]; then stop_registry; stop_dockerd; return 0; fi
+  if [ ! -s "$RECORD" ]; then say "nothing to stop: this run started no service"; return 0; fi
+  grep -qx registry "$RECORD" && stop_registry
+  grep -qx dockerd "$RECORD" && stop_dockerd
   return 0
+}
+
+parse_record() {
+  case "${1:-}" in
+    "") ;;
+    --record) [ -n "${2:-}" ] || { echo "usage: $0 start|stop [--record FILE]" >&2; exit 2; }
+              RECORD=$2 ;;
+    *) echo "usage: $0 start|stop [--record FILE]" >&2; exit 2 ;;
+  esac
 }
 
 case "${1:-}" in
   start)
+    parse_record "${@:2}"
+    [ -z "$RECORD" ] || : >>"$RECORD"
     install_missing
     [ "${IR_SKIP_DOCKERD:-0}" = 1 ] || { start_dockerd; base_image; }
     start_registry ;;
-  stop) stop_all ;;
+  stop) parse_record "${@:2}"; stop_services ;;
   status)
     docker_up && echo "dockerd: up ($SOCK)" || echo "dockerd: down"
     registry_up && echo "registry: up (127.0.0.1:$PORT)" || echo "registry: down" ;;
   env)
     echo "export DOCKER_HOST=unix://$SOCK"
     echo "export IR_TEST_REGISTRY=127.0.0.1:$PORT" ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop [--record FILE] | status | env" >&2; exit 2 ;;
 esac

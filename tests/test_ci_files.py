@@ -22,6 +22,9 @@ GITLAB = ROOT / ".gitlab-ci.yml"
 
 TASKS = {"version", "build", "clean", "tag", "push", "release"}
 INSTALL = re.compile(r"^(pip|pip3|python3? -m pip) install( [\w.\[\],=<>~!'\"/-]+)+$")
+# Before the tool's install, a job whose image has the docker CLI but no Python (docker:27, for BuildKit) may
+# install Python from the image's own packages: that line, and nothing else.
+OS_INSTALL = re.compile(r"^apk add --no-cache python3 py3-pip( git)?$")
 CALL = re.compile(r"^(invoke|image-release) (?P<task>[a-z][\w-]*)(?P<args>( --?[\w-]+(=\S+)?( \d+)?)*)$")
 # Tasks whose non-dry run writes to the registry, and the one that writes a release.
 REGISTRY_WRITERS = {"tag", "push", "release", "clean"}
@@ -59,6 +62,8 @@ def script_lines(text: str | list[str]) -> list[str]:
 
 
 def assert_install_then_one_call(lines: list[str], where: str) -> re.Match:
+    if lines and OS_INSTALL.match(lines[0]):
+        lines = lines[1:]
     for line in lines:
         assert INSTALL.match(line) or CALL.match(line), f"{where}: {line!r} is neither an install nor a task call"
         assert "${{" not in line, f"{where}: expressions in a script invite injection: {line!r}"
@@ -148,6 +153,22 @@ def test_github_pushes_run_the_release():
                 tasks += [(c.group("task"), is_dry(c)) for c in calls(script_lines(
                     [s["run"] for s in job["steps"] if "run" in s]))]
     assert ("release", False) in tasks
+
+
+def test_github_tag_and_branch_runs_share_one_concurrency_group():
+    """A tag run and a default-branch run both move `latest`: one group per repository, never per ref, so they
+    never run at once (and a running release is never cancelled)."""
+    groups = set()
+    for path in WORKFLOWS:
+        wf = load(path)
+        if "push" not in triggers(wf):
+            continue
+        conc = wf.get("concurrency")
+        assert isinstance(conc, dict), f"{path.name}: a concurrency group for publishing runs"
+        assert "github.ref" not in conc["group"] and "github.sha" not in conc["group"], f"{path.name}: {conc}"
+        assert conc.get("cancel-in-progress") is False, f"{path.name}: a running release is never cancelled"
+        groups.add(conc["group"])
+    assert len(groups) == 1, groups
 
 
 def test_github_top_level_permissions_are_empty_or_read():
@@ -273,6 +294,41 @@ def test_gitlab_release_job():
     assert job["artifacts"]["reports"]["dotenv"] == "release.env"
 
 
+def test_gitlab_release_job_image_has_a_docker_cli():
+    """BuildKit builds go through the docker CLI: python:3.11 has none (`buildkit: auto` would silently take the
+    classic builder). The docker image has it, with buildx."""
+    jobs = gitlab_jobs()
+    for name, job in jobs.items():
+        for call in calls(script_lines(job["script"])):
+            if call.group("task") in {"build", "release"} and not is_dry(call):
+                image = job["image"]["name"] if isinstance(job["image"], dict) else job["image"]
+                assert re.match(r"^docker:\d+(\.\d+)*(-cli)?$", image), f"{name}: {image} has no docker CLI"
+                assert "python3" in script_lines(job["script"])[0], f"{name}: Python first, then the tool"
+
+
+def test_gitlab_dry_run_starts_no_engine():
+    """A dry run builds nothing: no privileged Docker-in-Docker service, no engine variables."""
+    jobs = gitlab_jobs()
+    dry = [(n, j) for n, j in jobs.items() for c in calls(script_lines(j["script"])) if is_dry(c)]
+    assert dry
+    for name, job in dry:
+        assert not job.get("services"), f"{name}: starts {job.get('services')} it does not use"
+        assert "DOCKER_HOST" not in (job.get("variables") or {}), name
+
+
+@pytest.mark.services
+def test_a_dry_run_needs_no_engine(tmp_path, registry_repo):
+    """What the dry-run jobs rely on: `invoke release --dry-run` with no engine behind DOCKER_HOST."""
+    from tests.fixtures.project import clean_env, write_project
+
+    proj = write_project(tmp_path / "app", registry_repo)
+    env = clean_env(DOCKER_HOST=f"unix://{tmp_path / 'no-engine.sock'}")
+    for args in (["release", "--dry-run"], ["release", "--dry-run", "--tag", "v1.0.0"]):
+        out = proj.invoke(*args, env=env, check=False)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "dry run" in out.stdout
+
+
 def test_gitlab_manual_cleanup_keeps_ten():
     jobs = gitlab_jobs()
     cleanup = [
@@ -280,7 +336,9 @@ def test_gitlab_manual_cleanup_keeps_ten():
     ]
     assert len(cleanup) == 1
     name, job = cleanup[0]
-    assert script_lines(job["script"])[-1] == "invoke clean --keep 10"
+    # Ten, from invoke.yaml (release.clean.keep), not repeated on the command line.
+    assert script_lines(job["script"])[-1] == "invoke clean"
+    assert load(ROOT / "invoke.yaml")["release"]["clean"]["keep"] == 10
     assert job["rules"] and all(r.get("when") == "manual" for r in job["rules"]), f"{name}: a manual job"
     assert job.get("allow_failure") is True, f"{name}: an unplayed manual job must not block the pipeline"
 

@@ -237,7 +237,7 @@ def test_gitlab_dotenv_merges_later_outputs(tmp_path):
     rep.set_outputs({"version": "1.2.3", "tags": ["a:1", "a:latest"]})
     rep.set_outputs({"digest": "sha256:00", "version": "1.2.4"})
     # a second reporter (another task in the same job) adds to the same report
-    GitLabReporter(tmp_path / "release.env", io.StringIO()).set_outputs({"release-url": "https://x/r"})
+    GitLabReporter(tmp_path / "release.env", io.StringIO(), merge=True).set_outputs({"release-url": "https://x/r"})
     text = (tmp_path / "release.env").read_text()
     assert parse_gitlab_dotenv(text) == {
         "RELEASE_VERSION": "1.2.4", "RELEASE_TAGS": "a:1,a:latest",
@@ -245,6 +245,34 @@ def test_gitlab_dotenv_merges_later_outputs(tmp_path):
     }
     assert text.count("RELEASE_VERSION=") == 1
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_gitlab_dotenv_first_write_of_a_run_replaces_an_older_report(tmp_path):
+    """A report left by an earlier job (or run) must not lend this run its digest or release URL."""
+    path = tmp_path / "release.env"
+    path.write_text("RELEASE_VERSION=0.9.0\nRELEASE_DIGEST=sha256:old\nRELEASE_URL=https://x/old\n")
+    rep = GitLabReporter(path, io.StringIO())
+    rep.set_outputs({"version": "1.0.0", "tags": ["a:1.0.0"]})
+    assert parse_gitlab_dotenv(path.read_text()) == {"RELEASE_VERSION": "1.0.0", "RELEASE_TAGS": "a:1.0.0"}
+    rep.set_outputs({"digest": "sha256:new"})  # a later write of the same run merges
+    assert parse_gitlab_dotenv(path.read_text()) == {
+        "RELEASE_VERSION": "1.0.0", "RELEASE_TAGS": "a:1.0.0", "RELEASE_DIGEST": "sha256:new"}
+
+
+@pytest.mark.services
+def test_gitlab_dotenv_of_an_earlier_job_is_replaced_through_the_cli(tmp_path, registry_repo):
+    """`invoke version` in a GitLab job whose directory holds an earlier job's report: only this run's keys."""
+    from tests.fixtures.project import clean_env, write_project
+
+    proj = write_project(tmp_path / "app", registry_repo)
+    (proj.path / "release.env").write_text(
+        "RELEASE_VERSION=0.9.0\nRELEASE_DIGEST=sha256:old\nRELEASE_URL=https://x/old\n")
+    env = clean_env(CI="true", GITLAB_CI="true", CI_COMMIT_SHA=proj.head(), CI_COMMIT_BRANCH="main",
+                    CI_DEFAULT_BRANCH="main", CI_PIPELINE_SOURCE="push", CI_PROJECT_DIR=str(proj.path))
+    proj.invoke("version", "--tag", "v1.0.0", env=env)
+    report = parse_gitlab_dotenv((proj.path / "release.env").read_text())
+    assert report["RELEASE_VERSION"] == "1.0.0"
+    assert "RELEASE_DIGEST" not in report and "RELEASE_URL" not in report, report
 
 
 @settings(max_examples=60, deadline=None)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +20,7 @@ from image_release.core.image_ref import parse_image
 from image_release.core.retention import plan_replacement, plan_retention
 from image_release.errors import DeleteRefused
 from tests.fixtures.cleanup_runs import apply_retention, replace_old_digest
+from tests.fixtures.pull_loop import PullLoop
 from tests.fixtures.services import skopeo_digest, skopeo_tags
 
 DOCKER = "/usr/bin/docker"
@@ -85,40 +85,6 @@ def publish(image: str, local: str, tags: list[str]) -> str:
     for tag in tags[1:]:
         client.put_manifest(repo, tag, manifest)
     return manifest.digest
-
-
-class PullLoop(threading.Thread):
-    """Pulls (manifest HEAD, as ``docker pull`` starts) every watched tag over and over, in its own client,
-    until told to stop or a bounded number of rounds is reached; records every miss."""
-
-    def __init__(self, image: str, tags: list[str], max_rounds: int = 5000):
-        super().__init__(daemon=True)
-        self.client, self.repo = client_for(image)
-        self.tags = tags
-        self.max_rounds = max_rounds
-        self.rounds = 0
-        self.misses: list[tuple[int, str, str]] = []
-        self.started_one = threading.Event()
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while self.rounds < self.max_rounds and not self.stop.is_set():
-            for tag in self.tags:
-                try:
-                    if self.client.head_manifest(self.repo, tag) is None:
-                        self.misses.append((self.rounds, tag, "missing"))
-                except Exception as exc:  # noqa: BLE001 - any failure of a pull is a miss
-                    self.misses.append((self.rounds, tag, repr(exc)))
-            self.rounds += 1
-            self.started_one.set()
-
-    def finish(self) -> None:
-        """Stop after one more full round that began after everything else was done."""
-        done_before = self.rounds
-        while self.rounds < done_before + 2 and self.is_alive():
-            time.sleep(0.01)
-        self.stop.set()
-        self.join()
 
 
 # ------------------------------------------------------------------------------ same-version replacement

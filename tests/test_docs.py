@@ -46,3 +46,27 @@ def test_readme_task_list_is_what_invoke_lists():
     out = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=ROOT, capture_output=True, text=True,
                          env=env, check=True).stdout
     assert shown.strip() == out.strip()
+
+
+CITED_PATH = re.compile(r"`([\w.-]+(?:/[\w.-]+)*/[\w-][\w.-]*\.\w+)`")
+
+
+def cited_paths(text: str) -> set[str]:
+    """Backticked relative file paths (`scripts/test.sh`, `shared/reference/x.md`) that name a folder of this
+    repository, or `shared/` (the team's folder beside the checkout, which users do not have)."""
+    top = {p.name for p in ROOT.iterdir()} | {"shared"}
+    return {p for p in CITED_PATH.findall(text) if p.split("/", 1)[0] in top}
+
+
+def test_docs_cite_only_files_of_the_repository():
+    missing = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for path in cited_paths(doc.read_text()):
+            if not (ROOT / path).exists():
+                missing.append(f"{doc.relative_to(ROOT)}: {path}")
+    assert missing == []
+
+
+def test_the_cited_path_check_sees_a_missing_file():
+    assert cited_paths("see `shared/reference/process.zh.md` and `src/image_release/cli.py`, not `dist/x.md`") == {
+        "shared/reference/process.zh.md", "src/image_release/cli.py"}

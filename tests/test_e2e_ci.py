@@ -12,7 +12,7 @@ import pytest
 from tests.fakes.gitlab_api import DEVELOPER
 from tests.fixtures.forge_fakes import github_repo
 from tests.fixtures.services import skopeo_digest, skopeo_tags
-from tests.test_e2e_chain import clean_env, write_project
+from tests.fixtures.project import clean_env, write_project
 
 pytestmark = pytest.mark.services
 

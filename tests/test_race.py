@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from tests.fixtures.services import skopeo_digest, skopeo_tags
-from tests.test_e2e_chain import Project, clean_env, write_project
+from tests.fixtures.project import Project, clean_env, write_project
 
 pytestmark = pytest.mark.services
 

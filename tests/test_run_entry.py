@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from tests.fixtures.services import skopeo_digest, skopeo_tags
-from tests.test_e2e_chain import clean_env, write_project
+from tests.fixtures.project import clean_env, write_project
 
 pytestmark = pytest.mark.services
 

@@ -22,7 +22,7 @@ import pytest
 
 from tests.fakes.github_api import FakeGitHub
 from tests.fixtures.registry_extra import PASSWORD, USER
-from tests.test_e2e_chain import Project, clean_env, write_project
+from tests.fixtures.project import Project, clean_env, write_project
 
 pytestmark = pytest.mark.services
 

@@ -7,7 +7,8 @@
   secret, ``::group::``/``::endgroup::`` around long logs.
 - GitLab CI (``GITLAB_CI=true``): outputs as a dotenv report (``RELEASE_VERSION=...``, default file
   ``release.env``, for ``artifacts: reports: dotenv``), collapsible log sections; masking is a project
-  setting there, so ``mask`` does nothing.
+  setting there, so ``mask`` does nothing. A run's first write replaces a report left by an earlier job or
+  run; its later writes merge into it.
 - Anywhere else: no outputs, plain headings.
 
 Output names are ``version``, ``tags``, ``digest`` and ``release-url`` (:data:`OUTPUT_NAMES`); other names are
@@ -161,7 +162,13 @@ class GitHubReporter(Reporter):
 
 
 class GitLabReporter(Reporter):
-    """GitLab CI: a dotenv report and collapsible log sections."""
+    """GitLab CI: a dotenv report and collapsible log sections.
+
+    One reporter serves one run: its first :meth:`set_outputs` replaces whatever report is at ``dotenv_path``
+    (a file left by an earlier job or run must not lend this run its digest or release URL), later ones merge
+    into what this run wrote. ``merge=True`` makes even the first write merge: for a second writer of the same
+    run (another task of the same job).
+    """
 
     kind = "gitlab"
 
@@ -170,11 +177,14 @@ class GitLabReporter(Reporter):
         dotenv_path: str | os.PathLike[str] = DEFAULT_DOTENV,
         out: TextIO | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        merge: bool = False,
     ):
         super().__init__(out)
         self.dotenv_path = Path(dotenv_path)
         self._clock = clock
         self._sections: dict[str, int] = {}
+        self._merge = merge  # False until this run's first write: that one replaces the file
 
     @staticmethod
     def dotenv_key(name: str) -> str:
@@ -210,7 +220,8 @@ class GitLabReporter(Reporter):
     def set_outputs(self, outputs: Mapping[str, Value]) -> None:
         if not outputs:
             return
-        merged = self._read()  # several tasks in one job add to one report; the last value wins
+        # The first write of the run replaces an older report; later ones add to it (the last value wins).
+        merged = self._read() if self._merge else {}
         for name, value in outputs.items():
             merged[self.dotenv_key(name)] = self.dotenv_value(value)
         text = "".join(f"{key}={value}\n" for key, value in merged.items())
@@ -218,6 +229,7 @@ class GitLabReporter(Reporter):
         tmp = self.dotenv_path.with_name(self.dotenv_path.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.dotenv_path)
+        self._merge = True
 
     def _section_name(self, title: str) -> str:
         base = _SECTION_UNSAFE.sub("_", title.lower()).strip("_") or "section"
