@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from image_release.core.build_spec import BuildSecret
@@ -179,7 +179,6 @@ class Settings:
     forge: ForgeSettings
     notes: NotesSettings
     allow_dirty: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def defaults() -> dict[str, Any]:
@@ -496,7 +495,3 @@ def plan_settings(settings: Settings) -> "PlanSettings":
             buildkit=b.buildkit, builder=b.builder, network=b.network, pull=b.pull, dev_tag=b.dev_tag,
         ),
     )
-
-
-def settings_fields() -> list[str]:
-    return [f.name for f in fields(Settings)]

@@ -39,15 +39,9 @@ def version_tag(plan) -> str | None:
     return None
 
 
-def first_tag(plan) -> str | None:
-    """The tag pushed first: the version's own, else the first the rules give."""
-    tags = plan.tags
-    return version_tag(plan) or (tags[0] if tags else None)
-
-
 def publish_actions(plan, facts: PublishFacts) -> list[Action]:
     image = facts.image
-    first = first_tag(plan)
+    first = plan.primary_tag  # the version's own tag, else the first the rules give
     if first is None:
         return []
     others = tuple(t for t in plan.tags if t != first)

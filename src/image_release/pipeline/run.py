@@ -38,6 +38,12 @@ class RunRequest:
         return (self.options.get(step) or {}).get(name, default)
 
 
+def runs_for(raw_settings: Mapping | None, request: RunRequest, **kwargs) -> list["Run"]:
+    """The runs of one invocation: one per release target it reaches (without ``release.targets``,
+    the one run of the project)."""
+    return [Run(raw_settings, request, **kwargs)]
+
+
 @dataclass
 class Results:
     """What the run has done so far (the applier fills it in; failures list ``published``)."""

@@ -33,17 +33,22 @@ HANDLERS = {
 DRY_RUN_NOTE = "dry run: reads are real; nothing will be built, pushed, deleted or created"
 
 
-def execute(run, step: str) -> None:
-    """Run ``step`` and every step before it in its chain that has not run yet."""
+def execute(runs, step: str) -> None:
+    """Run ``step`` and every step before it in its chain that has not run yet, in every run of the
+    invocation (one per release target): every plan first, then every check, then each step of the
+    chain in every run before the next step (nothing is pushed before everything is built)."""
     chain = CHAINS[step]
-    if any(s not in run.request.steps for s in chain):  # reached from a task's own body: the run grows
-        run.request = replace(run.request, steps=chain_of(run.request.steps + chain))
-    if "build" in run.request.steps and not run.dry_run:
-        run.warm_engine()  # overlaps the engine's start-up with the plan's reads
-    for name in chain:
-        if name != "plan":
-            preflight(run)
-        _run_step(run, name)
+    for run in runs:
+        if any(s not in run.request.steps for s in chain):  # reached from a task's own body: the run grows
+            run.request = replace(run.request, steps=chain_of(run.request.steps + chain))
+        if "build" in run.request.steps and not run.dry_run:
+            run.warm_engine()  # overlaps the engine's start-up with the plan's reads
+    for i, name in enumerate(chain):
+        if i == 1 or (i == 0 and name != "plan"):
+            for run in runs:
+                preflight(run)
+        for run in runs:
+            _run_step(run, name)
 
 
 def _run_step(run, name: str) -> None:

@@ -28,7 +28,7 @@ def boundary(fn):
     @functools.wraps(fn)
     def wrapper(c, *args, **kwargs):
         holder = getattr(c, "release_run", None)
-        with guard(lambda: getattr(getattr(holder, "run", None), "redactor", None)):
+        with guard(lambda: getattr(holder, "redactor", None)):
             return fn(c, *args, **kwargs)
 
     return wrapper

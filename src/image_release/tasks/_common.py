@@ -87,22 +87,27 @@ class RunContext(Context):
 
 
 class RunHolder:
-    """Makes the run on first use, from the Invoke config as it is when the first task starts (after
-    Invoke loaded the collection's config and the INVOKE_RELEASE_* variables)."""
+    """Makes the runs on first use, from the Invoke config as it is when the first task starts (after
+    Invoke loaded the collection's config and the INVOKE_RELEASE_* variables): one run per target the
+    invocation releases (pipeline.run.runs_for)."""
 
     def __init__(self, request):
         self.request = request
-        self.run = None
+        self.runs = None
 
-    def get(self, config):
-        if self.run is None:
-            from image_release.pipeline.run import Run
+    def get(self, config) -> list:
+        if self.runs is None:
+            from image_release.pipeline.run import runs_for
 
             raw = dict(config.get("release") or {}) if hasattr(config, "get") else {}
             root = getattr(config, "_project_prefix", None) or None
             dry = bool(config.get("run", {}).get("dry", False)) if hasattr(config, "get") else False
-            self.run = Run(raw, self.request, root=root, invoke_dry=dry)
-        return self.run
+            self.runs = runs_for(raw, self.request, root=root, invoke_dry=dry)
+        return self.runs
+
+    @property
+    def redactor(self):
+        return self.runs[0].redactor if self.runs else None
 
 
 def run_task(c, step: str, **given: Any) -> None:
@@ -113,9 +118,10 @@ def run_task(c, step: str, **given: Any) -> None:
     holder = getattr(c, "release_run", None)
     if holder is None:
         holder = _standalone(c, step, flags, {k: v for k, v in given.items() if k not in CHAIN_FLAGS})
-    run = holder.get(c.config)
-    _same_flags(run, flags)
-    execute(run, step)
+    runs = holder.get(c.config)
+    for run in runs:
+        _same_flags(run, flags)
+    execute(runs, step)
 
 
 def _standalone(c, step: str, flags: dict, options: dict) -> RunHolder:
