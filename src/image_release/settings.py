@@ -221,8 +221,37 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
     """Validate the ``release`` config mapping into :class:`Settings` (ConfigError on any problem)."""
     d = merged(_plain(raw))
     p = _Path()
-    b = d["build"]
-    build = BuildSettings(
+    reg, r = d["registry"], d["retry"]
+    user_env, pass_env = _registry_envs(p, reg)
+    tag = p.opt_string(d, "tag")
+    return Settings(
+        tag=tag.strip() if tag else None,
+        dry_run=p.boolean(d, "dry_run"),
+        images=p.str_list(d, "images"),
+        tags=p.str_list(d, "tags", allow_empty_items=False),
+        flavor=p.str_list(d, "flavor"),
+        major_zero=p.boolean(d, "major_zero"),
+        allow_dirty=p.boolean(d, "allow_dirty"),
+        output_dir=p.string(d, "output_dir"),
+        project={k: p.opt_string(d["project"], f"project.{k}") for k in d["project"]},
+        build=_build(p, d["build"]),
+        publish={k: p.boolean(d["publish"], f"publish.{k}") for k in d["publish"]},
+        known_versions={k: p.boolean(d["known_versions"], f"known_versions.{k}") for k in d["known_versions"]},
+        registry_username_env=user_env,
+        registry_password_env=pass_env,
+        registry_timeout=p.number(reg, "registry.timeout", minimum=1),
+        registry_verify=p.boolean(reg, "registry.verify"),
+        retry_attempts=p.int_(r, "retry.attempts", minimum=1),
+        retry_base_delay=p.number(r, "retry.base_delay", minimum=0),
+        retry_max_delay=p.number(r, "retry.max_delay", minimum=0),
+        clean=_clean(p, d["clean"]),
+        forge=_forge(p, d["forge"]),
+        notes=_notes(p, d["notes"]),
+    )
+
+
+def _build(p: "_Path", b: Mapping) -> BuildSettings:
+    return BuildSettings(
         context=p.string(b, "build.context"),
         dockerfile=p.string(b, "build.dockerfile"),
         args=p.str_map(b, "build.args"),
@@ -238,15 +267,19 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
         pull=p.boolean(b, "build.pull"),
         dev_tag=p.string(b, "build.dev_tag"),
     )
-    c = d["clean"]
-    clean = CleanSettings(
+
+
+def _clean(p: "_Path", c: Mapping) -> CleanSettings:
+    return CleanSettings(
         keep=p.opt_int(c, "clean.keep", minimum=1),
         keep_prereleases=p.opt_int(c, "clean.keep_prereleases", minimum=0),
         keep_patterns=tuple(_regex(x, "clean.keep_patterns") for x in p.str_list(c, "clean.keep_patterns")),
         fail_on_refused=p.boolean(c, "clean.fail_on_refused"),
     )
-    f = d["forge"]
-    forge = ForgeSettings(
+
+
+def _forge(p: "_Path", f: Mapping) -> ForgeSettings:
+    return ForgeSettings(
         type=p.choice(f, "forge.type", _FORGES),
         github_repository=p.opt_string(f["github"], "forge.github.repository"),
         github_api_url=p.opt_string(f["github"], "forge.github.api_url"),
@@ -257,11 +290,13 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
         gitlab_job_token_env=p.env_name(f["gitlab"], "forge.gitlab.job_token_env"),
         preflight=p.boolean(f, "forge.preflight"),
     )
-    n = d["notes"]
+
+
+def _notes(p: "_Path", n: Mapping) -> NotesSettings:
     run = n["run"]
     if not isinstance(run, Mapping):
         raise ConfigError("release.notes.run must be a mapping", hint="ports: [...], env: [...]")
-    notes = NotesSettings(
+    return NotesSettings(
         template=p.opt_string(n, "notes.template"),
         file=p.opt_string(n, "notes.file"),
         name=p.string(n, "notes.name"),
@@ -272,7 +307,9 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
         replace_assets=p.boolean(n, "notes.replace_assets"),
         deepen=p.boolean(n, "notes.deepen"),
     )
-    reg = d["registry"]
+
+
+def _registry_envs(p: "_Path", reg: Mapping) -> tuple[str | None, str | None]:
     user_env = p.opt_env_name(reg, "registry.username_env")
     pass_env = p.opt_env_name(reg, "registry.password_env")
     if bool(user_env) != bool(pass_env):
@@ -280,32 +317,7 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
             "release.registry.username_env and password_env go together",
             hint="name both environment variables, or neither",
         )
-    r = d["retry"]
-    tag = p.opt_string(d, "tag")
-    return Settings(
-        tag=tag.strip() if tag else None,
-        dry_run=p.boolean(d, "dry_run"),
-        images=p.str_list(d, "images"),
-        tags=p.str_list(d, "tags", allow_empty_items=False),
-        flavor=p.str_list(d, "flavor"),
-        major_zero=p.boolean(d, "major_zero"),
-        allow_dirty=p.boolean(d, "allow_dirty"),
-        output_dir=p.string(d, "output_dir"),
-        project={k: p.opt_string(d["project"], f"project.{k}") for k in d["project"]},
-        build=build,
-        publish={k: p.boolean(d["publish"], f"publish.{k}") for k in d["publish"]},
-        known_versions={k: p.boolean(d["known_versions"], f"known_versions.{k}") for k in d["known_versions"]},
-        registry_username_env=user_env,
-        registry_password_env=pass_env,
-        registry_timeout=p.number(reg, "registry.timeout", minimum=1),
-        registry_verify=p.boolean(reg, "registry.verify"),
-        retry_attempts=p.int_(r, "retry.attempts", minimum=1),
-        retry_base_delay=p.number(r, "retry.base_delay", minimum=0),
-        retry_max_delay=p.number(r, "retry.max_delay", minimum=0),
-        clean=clean,
-        forge=forge,
-        notes=notes,
-    )
+    return user_env, pass_env
 
 
 def _plain(raw: Any) -> dict:
