@@ -321,3 +321,24 @@ def test_signer_from_env_names_the_variable_and_hides_the_key():
         keys.signer_from_env(env, "MISSING_KEY")
     with pytest.raises(AuthError, match=r"\$COSIGN_KEY"):
         keys.signer_from_env({**env, "COSIGN_PASSWORD": "nope"}, "COSIGN_KEY", "COSIGN_PASSWORD")
+
+
+def test_split_attached_keeps_signature_objects_out_of_the_versions():
+    sig_digest, att_digest = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    tags_by_digest = {D1: ["1.2.3", "1.2"], sig_digest: [signing.signature_tag(D1)],
+                      att_digest: [signing.attestation_tag(D1), signing.attestation_tag(D2)]}
+    images, attached = signing.split_attached(tags_by_digest)
+    assert images == {D1: ["1.2", "1.2.3"]}
+    assert attached == {D1: [signing.attestation_tag(D1), signing.signature_tag(D1)], D2: [signing.attestation_tag(D2)]}
+
+
+def test_platform_digests_leave_buildkit_attestations_out():
+    index = json.dumps({"schemaVersion": 2, "manifests": [
+        {"digest": D1, "platform": {"os": "linux", "architecture": "amd64"}},
+        {"digest": D2, "platform": {"os": "linux", "architecture": "arm64"}},
+        {"digest": "sha256:" + "3" * 64, "platform": {"os": "unknown", "architecture": "unknown"},
+         "annotations": {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": D1}},
+    ]}).encode()
+    assert signing.platform_digests(index) == [D1, D2]
+    with pytest.raises(signing.SigningError):
+        signing.platform_digests(b"not json")

@@ -395,3 +395,42 @@ def attached_tags(digest: str, existing: Iterable[str] | None = None) -> tuple[s
         return names
     present = set(existing)
     return tuple(name for name in names if name in present)
+
+
+def split_attached(tags_by_digest: Mapping[str, Sequence[str]]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Split a repository's ``{digest: tags}`` map into the images' own tags and the attached objects.
+
+    Returns ``(images, attached)``: ``images`` is the map without any ``.sig``/``.att``/``.sbom`` tag (what
+    retention and replacement plan on: these tags are never versions), ``attached`` maps each subject
+    digest to its attached tags (what to delete with that digest, or with the index it belongs to)."""
+    images: dict[str, list[str]] = {}
+    attached: dict[str, list[str]] = {}
+    for digest, tags in tags_by_digest.items():
+        own = []
+        for tag in tags:
+            subject = attached_subject(tag)
+            if subject is None:
+                own.append(tag)
+            else:
+                attached.setdefault(subject, []).append(tag)
+        if own:
+            images[digest] = sorted(own)
+    return images, {subject: sorted(tags) for subject, tags in attached.items()}
+
+
+def platform_digests(index: bytes) -> list[str]:
+    """The platform manifests of an image index, to sign each besides the index (as ``cosign sign
+    --recursive``); BuildKit's attestation manifests (``vnd.docker.reference.type``) are left out."""
+    try:
+        doc = json.loads(index)
+        manifests = doc.get("manifests") or []
+    except (ValueError, AttributeError):
+        raise SigningError("not an image index", hint="give the index manifest bytes as the registry holds them") from None
+    out = []
+    for desc in manifests:
+        annotations = desc.get("annotations") or {}
+        if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+            continue
+        if isinstance(desc.get("digest"), str) and _SHA256.match(desc["digest"]):
+            out.append(desc["digest"])
+    return list(dict.fromkeys(out))
