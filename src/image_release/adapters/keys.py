@@ -7,7 +7,8 @@ Accepted private keys (``load_signer``):
 - cosign's ``ENCRYPTED SIGSTORE PRIVATE KEY`` / ``ENCRYPTED COSIGN PRIVATE KEY``: the PEM body is the JSON
   of go-securesystemslib's ``encrypted`` package, ``{"kdf": {"name": "scrypt", "params": {"N", "r", "p"},
   "salt"}, "cipher": {"name": "nacl/secretbox", "nonce"}, "ciphertext"}`` (byte fields base64), the key
-  scrypt(password, salt, N, r, p, 32) and the plaintext a PKCS#8 DER key. Only the scrypt parameters that
+  scrypt(password, salt, N, r, p, 32) and the plaintext a PKCS#8 DER key (a SEC1 one, which cosign itself
+  refuses to load, is accepted too). Only the scrypt parameters that
   go-securesystemslib accepts are (N = 2^15, 2^16 or 2^17, r = 8, p = 1), so a crafted key cannot make
   the KDF take unbounded memory. NaCl's secretbox comes from PyNaCl.
 
