@@ -7,6 +7,7 @@ import pytest
 
 from image_release.adapters.deleters import GhcrDeleter, GitLabDeleter, deleter_for
 from image_release.adapters.ghcr_packages import GhcrPackages
+from image_release.adapters.http_retry import RetryPolicy
 from image_release.adapters.gitlab_registry import GitLabRegistry
 from image_release.core.retention import plan_replacement, plan_retention
 from image_release.errors import AuthError, ConfigError, DeleteRefused, RegistryError
@@ -41,7 +42,7 @@ def gh(fake_github):
 
 
 def ghcr(gh: FakeGitHub, token: str = GH_TOKEN) -> GhcrDeleter:
-    packages = GhcrPackages(token, api_url=gh.url, retries=2, backoff_factor=0,
+    packages = GhcrPackages(token, api_url=gh.url, retry=RetryPolicy(attempts=3, base_delay=0),
                             seconds_between_requests=0, seconds_between_writes=0)
     return GhcrDeleter(packages, "acme", "app")
 
@@ -151,7 +152,7 @@ def test_ghcr_404_on_delete_counts_as_already_gone(gh):
 
 
 def test_ghcr_unknown_package_is_a_404_registry_error(gh):
-    packages = GhcrPackages(GH_TOKEN, api_url=gh.url, retries=0, seconds_between_requests=0,
+    packages = GhcrPackages(GH_TOKEN, api_url=gh.url, retry=RetryPolicy(attempts=1), seconds_between_requests=0,
                             seconds_between_writes=0)
     with pytest.raises(RegistryError) as exc:
         GhcrDeleter(packages, "acme", "nope").tags_by_digest()
@@ -179,7 +180,7 @@ def glrepo(gl):
 
 def gitlab(gl, repo, token=GL_TOKEN, job_token=None) -> GitLabDeleter:
     registry = GitLabRegistry(gl.url, 7, token=token if job_token is None else None, job_token=job_token,
-                              timeout=5, retries=2)
+                              timeout=5, retry=RetryPolicy(attempts=3, base_delay=0))
     return GitLabDeleter(registry, repo.id, image="registry.example.com/group/proj")
 
 
@@ -361,7 +362,7 @@ def ghcr_oci(fake_github):
 
 
 def ghcr_with_push(oci) -> GhcrDeleter:
-    packages = GhcrPackages(GH_TOKEN, api_url=oci.gh.url, retries=0, backoff_factor=0,
+    packages = GhcrPackages(GH_TOKEN, api_url=oci.gh.url, retry=RetryPolicy(attempts=1),
                             seconds_between_requests=0, seconds_between_writes=0)
     return GhcrDeleter(packages, "acme", "svc", client=oci)
 

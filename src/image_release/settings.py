@@ -223,9 +223,9 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
     p = _Path()
     reg, r = d["registry"], d["retry"]
     user_env, pass_env = _registry_envs(p, reg)
-    tag = p.opt_string(d, "tag")
+    tag = _tag(p, d)
     return Settings(
-        tag=tag.strip() if tag else None,
+        tag=tag,
         dry_run=p.boolean(d, "dry_run"),
         images=p.str_list(d, "images"),
         tags=p.str_list(d, "tags", allow_empty_items=False),
@@ -248,6 +248,15 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
         forge=_forge(p, d["forge"]),
         notes=_notes(p, d["notes"]),
     )
+
+
+def _tag(p: "_Path", d: Mapping) -> str | None:
+    """release.tag: unset (None) means "from CI or git"; set but blank is an error, not a branch build."""
+    if isinstance(d["tag"], str) and not d["tag"].strip():
+        raise ConfigError("release.tag is empty (INVOKE_RELEASE_TAG is set to nothing?)",
+                          hint="set it to the version tag, e.g. v1.2.3, or unset it to release from CI or git")
+    tag = p.opt_string(d, "tag")
+    return tag.strip() if tag else None
 
 
 def _build(p: "_Path", b: Mapping) -> BuildSettings:

@@ -6,7 +6,7 @@ run prints the same list (``describe`` of each) and applies none of it: that is 
 run differs from a real one.
 
 Actions name *what* to do, never how: the applier picks the adapter. An action whose outcome depends
-on the registry at that moment (``RepairFloating``, ``DeleteIfUntagged``) carries the rule, and the
+on the registry at that moment (``Converge``, ``DeleteIfUntagged``) carries the rule, and the
 applier reads just before it acts and asks core for the decision.
 """
 
@@ -73,35 +73,56 @@ class PushVersion(Action):
 @dataclass(frozen=True)
 class PutTags(Action):
     """Put the manifest ``image:source`` resolves to (just pushed) under every one of ``tags``,
-    byte for byte, and check each tag resolves to it (``floating`` ones may have been moved on by a
-    concurrent release: ``RepairFloating`` settles those)."""
+    byte for byte, and check each tag resolves to it (``settled_later`` ones may have been moved on by
+    a concurrent release: ``Converge`` settles those)."""
 
     image: str
     source: str
     tags: tuple[str, ...]
-    floating: tuple[str, ...] = ()
+    settled_later: tuple[str, ...] = ()
 
     def describe(self) -> str:
         return f"add {', '.join(self.tags)} to {self.image} (the manifest of {self.source}, byte for byte)"
 
 
 @dataclass(frozen=True)
-class RepairFloating(Action):
-    """After publishing, put each floating tag this run moved on the highest stable version that owns
-    it (a concurrent release of the same line may have finished in the wrong order)."""
+class Converge(Action):
+    """After publishing a version, settle its other tags against concurrent releases: each floating tag
+    on the highest stable version that owns it (two releases of one line can finish in the wrong
+    order), and every tag of this version on the image its version tag points at *now* (two releases of
+    the same version end on one image: the one whose version tag landed last). A run whose version
+    tag was replaced by another run's has lost that race: its tags converge on the winner's image, its
+    own image is marked replaced, and it fails saying to re-run."""
 
     image: str
-    tags: tuple[str, ...]
+    version_tag: str | None  # None: the rules give no tag of this version alone (nothing to race for)
+    tags: tuple[str, ...]  # the other tags this run put
+    floating: tuple[str, ...] = ()
 
     def describe(self) -> str:
         return (f"check {', '.join(self.tags)} of {self.image} against concurrent releases and put each on "
-                "the highest version that owns it")
+                "the version that owns it")
+
+
+@dataclass(frozen=True)
+class MarkReplaced(Action):
+    """Record in the registry, before the version tag moves, that ``digest`` (the image ``version_tag``
+    pointed at) is to be deleted once nothing else points at it: a tag ``sha256-<hex>.replaced`` on
+    that image. Deleting the image removes the record with it; a run killed in between, or a delete
+    that failed, leaves the record for the next run (or ``invoke clean``) to finish."""
+
+    image: str
+    version_tag: str
+    digest: str
+
+    def describe(self) -> str:
+        return f"mark the image {short_digest(self.digest)} of {self.image}:{self.version_tag} as replaced"
 
 
 @dataclass(frozen=True)
 class DeleteIfUntagged(Action):
     """Same-version replacement: delete ``digest`` (what ``version_tag`` pointed at before this
-    release) once ``version_tag`` points at the new image and no tag points at the old one."""
+    release) once ``version_tag`` points at the new image and no tag but its record points at it."""
 
     image: str
     version_tag: str
@@ -110,6 +131,19 @@ class DeleteIfUntagged(Action):
     def describe(self) -> str:
         return (f"delete the old {self.image}:{self.version_tag} image {short_digest(self.digest)} after "
                 "publishing, if no tag still points at it")
+
+
+@dataclass(frozen=True)
+class FinishReplacements(Action):
+    """Delete the images that earlier releases marked replaced and did not delete (killed, refused,
+    or lost a same-version race), each once no tag but its record points at it."""
+
+    image: str
+    digests: tuple[str, ...]
+
+    def describe(self) -> str:
+        listed = ", ".join(short_digest(d) for d in self.digests)
+        return f"delete the images earlier releases of {self.image} left marked replaced ({listed}), if untagged"
 
 
 # -- the forge release ---------------------------------------------------------------------------

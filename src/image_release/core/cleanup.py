@@ -9,6 +9,7 @@ tags whose manifest stays because a kept tag shares it. A registry that cannot r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 from image_release.core.actions import Action, DeleteManifest, DeleteTag
 from image_release.core.image_ref import short_digest
@@ -44,6 +45,22 @@ def retention_actions(image: str, plan: RetentionPlan, *, single_tag: bool = Tru
                                f"{registry} cannot remove the tag {tag} alone: its image {short_digest(digest)} also "
                                f"carries {others}, and deleting the image would remove those too; the tag stays"))
     return actions, left
+
+
+def pending_replacements(image: str, tags_by_digest: Mapping[str, Sequence[str]]) -> list[Action]:
+    """Finish what an earlier release left marked replaced (``sha256-<hex>.replaced``): each such image
+    goes, with its record, once no other tag points at it."""
+    from image_release.core.publish import marked_images, replaced_subject
+
+    out: list[Action] = []
+    for digest in marked_images(t for tags in tags_by_digest.values() for t in tags):
+        tags = tags_by_digest.get(digest, ())
+        if any(replaced_subject(t) is None for t in tags):
+            continue  # still tagged: the replacement has not finished publishing, or the image is used again
+        out.append(DeleteManifest(image, digest, tuple(tags),
+                                  "an earlier release replaced it and left it marked; no tag points at it any more",
+                                  about="marked replaced"))
+    return out
 
 
 def kept_lines(plan: RetentionPlan) -> list[str]:

@@ -6,20 +6,34 @@ Order, for ``1.2.3`` with ``1.2``, ``1`` and ``latest``:
    and read back.
 2. ``PutTags``: every other tag, the same manifest put byte for byte (no blob moves twice), each
    checked to resolve to it.
-3. ``RepairFloating``: the floating tags this run moved, settled on the highest stable version that
-   owns each (two releases of one line at once can finish in the wrong order).
+3. ``Converge``: the other tags settled against concurrent releases: floating tags on the highest
+   stable version that owns each (two releases of one line can finish in the wrong order), every tag
+   of this version on the image its version tag points at when the run ends (two releases of the same
+   version end on one image).
 4. ``DeleteIfUntagged``: on a re-release with new content, the old image of *this version* goes once
    no tag points at it. Only the version's own tag says what the old image of this version is: a
    release whose rules give no version tag (``type=raw,value=stable`` only) replaces nothing, so an
    image that other versions were released as is never deleted by a release.
+
+Before anything moves, a re-release marks the old image (``MarkReplaced``: a tag
+``sha256-<hex>.replaced`` on it), so that a run killed in between, a delete that failed or a lost
+same-version race leaves a record: the next run finishes any replacement it finds marked.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from image_release.core.actions import Action, DeleteIfUntagged, PushVersion, PutTags, RepairFloating
+import re
+from typing import Iterable, Mapping, Sequence
+
+from image_release.core.actions import (
+    Action, Converge, DeleteIfUntagged, FinishReplacements, MarkReplaced, PushVersion, PutTags,
+)
 from image_release.core.plan import FLOATING, VERSION
+
+REPLACED_SUFFIX = ".replaced"
+_REPLACED = re.compile(r"^sha256-([a-f0-9]{64})\.replaced$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,29 @@ class PublishFacts:
 
     image: str
     old_digest: str | None = None  # what the version tag pointed at (None: it did not exist)
+    marked: tuple[str, ...] = ()  # images an earlier run marked replaced and did not delete
+
+
+def replaced_tag(digest: str) -> str:
+    """The record of a replaced image, on the image itself: ``sha256:<hex>`` -> ``sha256-<hex>.replaced``."""
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}-{hexpart}{REPLACED_SUFFIX}"
+
+
+def replaced_subject(tag: str) -> str | None:
+    """The image a ``sha256-<hex>.replaced`` tag marks, or None for any other tag."""
+    m = _REPLACED.match(tag or "")
+    return f"sha256:{m.group(1)}" if m else None
+
+
+def marked_images(tags: Iterable[str]) -> tuple[str, ...]:
+    """The images a tag list marks replaced, sorted."""
+    return tuple(sorted({d for d in (replaced_subject(t) for t in tags) if d}))
+
+
+def without_records(tags_by_digest: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The tag map without ``.replaced`` records: those never keep an image (nor are they versions)."""
+    return {d: [t for t in tags if replaced_subject(t) is None] for d, tags in tags_by_digest.items()}
 
 
 def version_tag(plan) -> str | None:
@@ -47,12 +84,18 @@ def publish_actions(plan, facts: PublishFacts) -> list[Action]:
     others = tuple(t for t in plan.tags if t != first)
     moved = plan.moved
     floating = tuple(t for t in others if moved[t].kind == FLOATING)
-    actions: list[Action] = [PushVersion(image, first, later_tags=others)]
-    if others:
-        actions.append(PutTags(image, first, others, floating=floating))
-    if plan.version is not None and floating:
-        actions.append(RepairFloating(image, floating))
     own = version_tag(plan)
-    if own is not None and facts.old_digest is not None:
-        actions.append(DeleteIfUntagged(image, own, facts.old_digest))
+    old = facts.old_digest if own is not None else None
+    actions: list[Action] = [MarkReplaced(image, own, old)] if old else []
+    actions.append(PushVersion(image, first, later_tags=others))
+    converge = plan.version is not None and bool(others) and bool(own or floating)
+    if others:
+        actions.append(PutTags(image, first, others, settled_later=others if converge else ()))
+    if converge:
+        actions.append(Converge(image, own, others, floating=floating))
+    if old:
+        actions.append(DeleteIfUntagged(image, own, old))
+    earlier = tuple(d for d in facts.marked if d != old)
+    if earlier:
+        actions.append(FinishReplacements(image, earlier))
     return actions

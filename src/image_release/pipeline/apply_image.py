@@ -52,6 +52,7 @@ def push_version(run, action) -> None:
         )
     r.published.append(ref)
     r.digest = digest
+    r.pushed[action.image] = digest
     r.resolved.setdefault(action.image, {})[action.tag] = digest
     run.say(f"pushed {ref}, read back from the registry: {digest}")
 

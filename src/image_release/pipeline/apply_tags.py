@@ -1,5 +1,5 @@
-"""Handlers of the registry actions after the first push: more tags, the race repair, the replacement
-of a re-released version's old image."""
+"""Handlers of the registry actions after the first push: more tags, settling them against concurrent
+releases, and the replacement of a re-released version's old image (with its record)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def put_tags(run, action) -> None:
     name, client = run.registry_for(action.image)
     repo = name.repository
     resolved = run.results.resolved.setdefault(action.image, {})
-    digest = resolved[action.source]
+    digest = run.results.pushed[action.image]
     manifest = client.get_manifest(repo, digest)
     for tag in action.tags:
         try:
@@ -33,52 +33,103 @@ def put_tags(run, action) -> None:
     for tag in action.tags:
         info = client.head_manifest(repo, tag)
         resolved[tag] = info.digest if info else None
-        if resolved[tag] != digest and tag not in action.floating:
+        if resolved[tag] != digest and tag not in action.settled_later:
             raise PublishError(f"{action.image}:{tag} resolves to {resolved[tag] or 'nothing'}, not {digest}",
                                hint="re-run the same command to converge", published=tuple(run.results.published))
-        # A floating tag a concurrent release moved since our put is RepairFloating's business.
+        # A tag a concurrent release moved since our put is Converge's business.
 
 
-def repair_floating(run, action) -> None:
-    """Put every floating tag on the highest stable version that owns it, reading the tag list once.
-    A tag not read back resolves to what our put wrote; only a tag owned by a higher version costs
-    more requests."""
+def converge(run, action) -> None:
+    """Settle this version's other tags against concurrent releases (see core.actions.Converge): the tag
+    list is read once; the version tag and the version tag of a higher owner cost one HEAD each."""
     plan = run.plan
     name, client = run.registry_for(action.image)
     repo = name.repository
-    resolved = run.results.resolved.get(action.image, {})
-    digest = run.results.digest
+    ours = run.results.pushed[action.image]
+    winner = ours
+    if action.version_tag is not None:
+        info = client.head_manifest(repo, action.version_tag)
+        winner = info.digest if info else ours
     versions = versions_in_registry(client.list_tags(repo), run.settings) + list(plan.known_versions)
     for tag in action.tags:
-        owner = owner_of_tag(tag, versions, run.settings, run.context)
-        if owner is None:
-            continue
-        if owner == plan.version:
-            want = digest
-        else:
-            info = client.head_manifest(repo, version_tag_of(owner, run.settings, run.context))
-            if info is None:
-                continue
-            want = info.digest
-        if resolved.get(tag, digest) == want:
-            continue
-        client.put_manifest(repo, tag, client.get_manifest(repo, want))
-        run.say(f"repaired {action.image}:{tag} -> {owner} ({want[:19]}): a concurrent release had moved it")
+        want = _wanted(run, client, repo, tag, tag in action.floating, versions, winner)
+        if want is not None and run.results.resolved.get(action.image, {}).get(tag, ours) != want:
+            client.put_manifest(repo, tag, client.get_manifest(repo, want))
+            run.say(f"repaired {action.image}:{tag} -> {want[:19]}: a concurrent release had moved it")
+    if winner != ours:
+        _lost_same_version_race(run, action, ours, winner)
+
+
+def _wanted(run, client, repo, tag: str, floating: bool, versions, winner: str) -> str | None:
+    """The digest ``tag`` should end on: this version's image (``winner``), or, for a floating tag, the
+    image of the highest stable version that owns it (None: leave it)."""
+    plan = run.plan
+    if not floating:
+        return winner
+    owner = owner_of_tag(tag, versions, run.settings, run.context)
+    if owner is None:
+        return None
+    if owner == plan.version:
+        return winner
+    info = client.head_manifest(repo, version_tag_of(owner, run.settings, run.context))
+    return info.digest if info else None
+
+
+def _lost_same_version_race(run, action, ours: str, winner: str) -> None:
+    """Another run published the same version with other content after us: every tag of the version now
+    points at its image. Ours is marked replaced and deleted if nothing points at it; then stop."""
+    from image_release.core.actions import FinishReplacements, MarkReplaced
+
+    mark_replaced(run, MarkReplaced(action.image, action.version_tag, ours))
+    finish_replacements(run, FinishReplacements(action.image, (ours,)))
+    raise PublishError(
+        f"another run published {action.image}:{action.version_tag} at the same time, with other content: "
+        f"every tag of this version now points at its image {winner}, not at this run's {ours}",
+        hint="re-run the same command to publish this build's content (it replaces that image without a gap)",
+        published=tuple(run.results.published),
+    )
+
+
+def mark_replaced(run, action) -> None:
+    """The replaced image keeps a record tag (sha256-<hex>.replaced) until it is deleted."""
+    from image_release.core.publish import replaced_tag
+
+    name, client = run.registry_for(action.image)
+    manifest = client.get_manifest(name.repository, action.digest)
+    client.put_manifest(name.repository, replaced_tag(action.digest), manifest)
 
 
 def delete_if_untagged(run, action) -> None:
     """The old image of a re-released version goes once the version tag points at the new one and no tag
-    points at the old one (a tag map read after publishing; core decides)."""
-    new = run.results.resolved.get(action.image, {}).get(action.version_tag)
+    but its record points at the old one (a tag map read after publishing; core decides). A kept image
+    keeps its record, so the next run (or ``invoke clean``) finishes the job."""
+    from image_release.core.publish import replaced_subject, without_records
+
+    new = run.results.pushed.get(action.image)
     if new is None or new == action.digest:
-        return
+        return  # the content did not change: nothing was replaced
     deleter = run.deleter_for(action.image)
-    rp = plan_replacement(action.version_tag, action.digest, new, deleter.tags_by_digest())
-    replace(run, deleter, rp, prefix=f"replace {action.image}:{action.version_tag}: ")
+    full = deleter.tags_by_digest()
+    records = tuple(t for t in full.get(action.digest, ()) if replaced_subject(t))
+    rp = plan_replacement(action.version_tag, action.digest, new, without_records(full))
+    replace(run, deleter, rp, records, prefix=f"replace {action.image}:{action.version_tag}: ")
 
 
-def replace(run, deleter, rp, prefix: str = ""):
-    """Carry out a ReplacementPlan: delete the old manifest when the plan says it may go. The report."""
+def finish_replacements(run, action) -> None:
+    """Delete what earlier releases left marked replaced, where nothing points at it any more."""
+    from image_release.core.cleanup import pending_replacements
+    from image_release.pipeline.runner import apply
+
+    deleter = run.deleter_for(action.image)
+    pending = [a for a in pending_replacements(action.image, deleter.tags_by_digest()) if a.digest in action.digests]
+    if pending:
+        apply(run, pending, using=Deletions(deleter, run.settings.clean.fail_on_refused),
+              prefix=f"finish an earlier replacement in {action.image}: ")
+
+
+def replace(run, deleter, rp, records: tuple[str, ...] = (), prefix: str = ""):
+    """Carry out a ReplacementPlan: delete the old manifest (and its ``records``, the tags marking it)
+    when the plan says it may go. The report."""
     from image_release.pipeline.runner import apply
 
     deletions = Deletions(deleter, run.settings.clean.fail_on_refused)
@@ -86,6 +137,6 @@ def replace(run, deleter, rp, prefix: str = ""):
     if rp.delete_digest is None:
         deletions.report.notes.append(rp.reason)
     else:
-        actions.append(DeleteManifest(deleter.image, rp.delete_digest, (), rp.reason,
+        actions.append(DeleteManifest(deleter.image, rp.delete_digest, records, rp.reason,
                                       about=f"the previous {rp.version_tag}"))
     return apply(run, actions, using=deletions, prefix=prefix)

@@ -115,6 +115,27 @@ def release_inputs(run) -> None:
     if n.template and not run.path(n.template).is_file():
         raise ConfigError(f"the release notes template {run.path(n.template)} does not exist",
                           hint="fix release.notes.template (a path relative to the project), or remove it")
+    # The notes as they will be made, with everything but the digest: the template's syntax and
+    # variables, the asset files, the git history the changelog needs (a repository with no commits).
+    from image_release.pipeline.forges import forge_target
+    from image_release.pipeline.steps.releasing import release_spec
+
+    release_spec(run, forge_target(run))
+
+
+def publishes_something(run) -> None:
+    """A version release whose rules give it no tag publishes nothing: an error, not a silent exit 0."""
+    plan = run.plan
+    if plan.version is None or plan.tags or not run.settings.publish.get("tag", True):
+        return
+    from image_release.errors import RuleError
+
+    raise RuleError(
+        f"the tag rules give version {plan.version} no tag to publish",
+        hint="check release.tags (a prerelease never moves floating tags, so it needs a rule such as "
+             "type=semver,pattern={{version}}; metadata-action's rules cannot render a version number "
+             "above 2^53)",
+    )
 
 
 # -- write access -----------------------------------------------------------------------------------

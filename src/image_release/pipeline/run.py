@@ -55,6 +55,7 @@ class Results:
     published: list[str] = field(default_factory=list)
     release_url: str | None = None
     notes_file: str | None = None
+    pushed: dict[str, str] = field(default_factory=dict)  # image -> the digest this run pushed
     resolved: dict[str, dict[str, str | None]] = field(default_factory=dict)  # image -> tag -> digest read back
 
 
@@ -81,6 +82,7 @@ class Run:
         self.done: set[str] = set()
         self.checked: set[str] = set()  # steps whose checks have run
         self.registry_tags: dict[str, list[str] | None] = {}  # image -> its tag list, as read for the plan
+        self.cache: dict[str, Any] = {}  # reads more than one step uses (the git history for the notes)
         self.forge_clients: dict[Any, Any] = {}
         self._context = None
         self._plan = None

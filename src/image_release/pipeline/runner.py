@@ -24,8 +24,10 @@ HANDLERS = {
     a.TagLocal: apply_image.tag_local,
     a.PushVersion: apply_image.push_version,
     a.PutTags: apply_tags.put_tags,
-    a.RepairFloating: apply_tags.repair_floating,
+    a.Converge: apply_tags.converge,
+    a.MarkReplaced: apply_tags.mark_replaced,
     a.DeleteIfUntagged: apply_tags.delete_if_untagged,
+    a.FinishReplacements: apply_tags.finish_replacements,
     a.PublishRelease: apply_release.publish_release,
     a.WriteNotes: apply_release.write_notes,
 }

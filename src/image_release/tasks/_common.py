@@ -110,11 +110,21 @@ class RunHolder:
         return self.runs[0].redactor if self.runs else None
 
 
+def blank_tag_error():
+    from image_release.errors import ContextError
+
+    return ContextError("--tag is empty: a release needs the version tag (an empty --tag would build and publish "
+                        "the branch instead)",
+                        hint="pass the tag, e.g. --tag v1.2.3; in CI check that the variable given to --tag is set")
+
+
 def run_task(c, step: str, **given: Any) -> None:
     """Run ``step`` (and its chain) in this invocation's run."""
     from image_release.pipeline.runner import execute
 
     flags = {k: v for k, v in given.items() if k in CHAIN_FLAGS}
+    if isinstance(flags.get("tag"), str) and not flags["tag"].strip():
+        raise blank_tag_error()
     holder = getattr(c, "release_run", None)
     if holder is None:
         holder = _standalone(c, step, flags, {k: v for k, v in given.items() if k not in CHAIN_FLAGS})

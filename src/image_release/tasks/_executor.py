@@ -99,6 +99,7 @@ def request_for(calls, explicit: list[dict]):
         steps.append(step)
         requested.append(step)
         options[step] = {k: v for k, v in call.kwargs.items() if k not in CHAIN_FLAGS}
+        _no_blank_tag(given)
         for flag in CHAIN_FLAGS:
             value = given.get(flag, call.kwargs.get(flag))
             if value in (None, False, ""):
@@ -108,3 +109,11 @@ def request_for(calls, explicit: list[dict]):
                                    hint="give it once, to any one task: it reaches every task of the command")
             flags[flag] = value
     return RunRequest(steps=chain_of(steps), requested=tuple(requested), flags=flags, options=options)
+
+
+def _no_blank_tag(given: dict) -> None:
+    """``--tag ""`` (or ``--tag "$TAG"`` with TAG unset in CI) must not fall back to a branch build."""
+    from image_release.tasks._common import blank_tag_error
+
+    if "tag" in given and isinstance(given["tag"], str) and not given["tag"].strip():
+        raise blank_tag_error()

@@ -5,8 +5,9 @@ GitLab's own asynchronous cleanup instead (keep_n = N, keep patterns as name_reg
 from __future__ import annotations
 
 from image_release.core.actions import ScheduleBulkDelete
-from image_release.core.cleanup import kept_lines, retention_actions
+from image_release.core.cleanup import kept_lines, pending_replacements, retention_actions
 from image_release.core.plan import version_affixes
+from image_release.core.publish import without_records
 from image_release.core.retention import plan_retention
 from image_release.core.versions import version_tag_regex
 from image_release.errors import ConfigError
@@ -71,11 +72,12 @@ class RetentionStep:
     @staticmethod
     def _retain(run, deleter, image: str, keep: int, keep_pre: int | None) -> None:
         prefix, suffix = version_affixes(run.settings)
-        plan = plan_retention(deleter.tags_by_digest(), keep, keep_pre, run.settings.clean.keep_patterns,
+        tags = deleter.tags_by_digest()
+        plan = plan_retention(without_records(tags), keep, keep_pre, run.settings.clean.keep_patterns,
                               prefix=prefix, suffix=suffix)
         with run.group(f"retention for {image} (keep {keep})"):
             run.say(plan.lines()[0])
-            retain(run, deleter, plan)
+            retain(run, deleter, plan, pending_replacements(deleter.image, tags))
 
     @staticmethod
     def _bulk(run, deleter, image: str, keep: int, older_than: str | None) -> None:
@@ -92,11 +94,13 @@ class RetentionStep:
             apply(run, [action], using=Deletions(deleter))
 
 
-def retain(run, deleter, plan):
-    """Apply a retention plan to ``deleter``'s repository: the CleanupReport of what went (or would)."""
+def retain(run, deleter, plan, pending=()):
+    """Apply a retention plan to ``deleter``'s repository, and finish the ``pending`` replacements earlier
+    releases left marked: the CleanupReport of what went (or would)."""
     from image_release.pipeline.runner import apply
 
     actions, left = retention_actions(deleter.image, plan, single_tag=deleter.supports_single_tag,
                                       registry=deleter.kind)
+    actions = list(pending) + actions
     deletions = Deletions(deleter, run.settings.clean.fail_on_refused, left_behind=left, kept=kept_lines(plan))
     return apply(run, actions, using=deletions)

@@ -4,7 +4,7 @@ re-running the same command converges."""
 
 from __future__ import annotations
 
-from image_release.core.publish import PublishFacts, publish_actions, version_tag
+from image_release.core.publish import PublishFacts, marked_images, publish_actions, version_tag
 from image_release.errors import PublishError, ReleaseError
 from image_release.pipeline import checks
 from image_release.pipeline.checks import REAL, Check
@@ -23,17 +23,17 @@ def once_published(run, error: ReleaseError, message: str, then: str) -> Release
 
 def read_facts(run, image: str) -> PublishFacts:
     """What the registry holds before publishing: the digest the version tag points at (a re-release),
-    asked only when the tag list read for the plan does not already say the tag is absent."""
+    asked only when the tag list read for the plan does not already say the tag is absent, and the
+    images an earlier run marked replaced (in that tag list)."""
     plan = run.plan
     tag = version_tag(plan)
-    if tag is None:
-        return PublishFacts(image=image)
     listed = run.registry_tags.get(image)
-    if listed is not None and tag not in listed:
-        return PublishFacts(image=image)
+    marked = marked_images(listed or ())
+    if tag is None or (listed is not None and tag not in listed):
+        return PublishFacts(image=image, marked=marked)
     name, client = run.registry_for(image)
     info = client.head_manifest(name.repository, tag)
-    return PublishFacts(image=image, old_digest=info.digest if info else None)
+    return PublishFacts(image=image, old_digest=info.digest if info else None, marked=marked)
 
 
 class PublishStep:

@@ -36,39 +36,44 @@ def moved_tags(plan) -> tuple[MovedTag, ...]:
     return tuple(out)
 
 
-def notes_input(run) -> NotesInput:
+def read_history(run):
+    """(previous tag, commits, history note) for the changelog, read from git once per run (the
+    preflight renders the notes too); (None, None, None) outside a git repository."""
+    if "history" in run.cache:
+        return run.cache["history"]
     from image_release.adapters import git_history
-    from image_release.core.changelog import RepoLinks, build_changelog, guess_kind
-
-    plan = run.plan
-    ctx = run.context
-    tag = ctx.tag
-    changelog = None
-    history_note = None
-    previous = None
     from image_release.adapters.git_repo import is_repository
 
+    found = (None, None, None)
     if is_repository(run.root):
-        deepen = run.settings.notes.deepen
+        tag, deepen = run.context.tag, run.settings.notes.deepen
         status = git_history.ensure_history(run.root, None, deepen=deepen)
         try:
-            history = git_history.release_history(run.root, tag)
-            until = tag
+            history, until = git_history.release_history(run.root, tag), tag
         except GitError:  # the tag is not in this clone (e.g. --tag before tagging): from HEAD
-            history = git_history.release_history(run.root, tag, ref="HEAD")
-            until = "HEAD"
-        previous = history.previous
-        if not status.complete and previous:  # a shallow clone may still hold this whole range
-            status = git_history.ensure_history(run.root, previous, deepen=deepen, until=until)
-        history_note = status.note
+            history, until = git_history.release_history(run.root, tag, ref="HEAD"), "HEAD"
+        if not status.complete and history.previous:  # a shallow clone may still hold this whole range
+            status = git_history.ensure_history(run.root, history.previous, deepen=deepen, until=until)
+        found = (history.previous, history.commits, status.note)
+    run.cache["history"] = found
+    return found
+
+
+def notes_input(run) -> NotesInput:
+    from image_release.core.changelog import RepoLinks, build_changelog, guess_kind
+
+    plan, ctx = run.plan, run.context
+    previous, commits, history_note = read_history(run)
+    changelog = None
+    if commits is not None:
         web = f"{ctx.server_url.rstrip('/')}/{ctx.repository}" if ctx.server_url and ctx.repository else None
         links = RepoLinks(web, guess_kind(web)) if web else None
-        changelog = build_changelog(history.commits, tag=tag, previous_tag=previous, links=links)
+        changelog = build_changelog(commits, tag=ctx.tag, previous_tag=previous, links=links)
     project = run.settings.project.get("title") or (ctx.repository or run.root.name).rsplit("/", 1)[-1]
     return NotesInput(
         project=project,
         version=str(plan.version),
-        tag=tag,
+        tag=ctx.tag,
         previous_tag=previous,
         prerelease=plan.prerelease,
         images=plan.images,
