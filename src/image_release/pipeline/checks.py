@@ -123,6 +123,30 @@ def release_inputs(run) -> None:
     release_spec(run, forge_target(run))
 
 
+def has_images(run) -> None:
+    """A version release needs an image repository to publish to (without one it used to build
+    local/<folder> and exit 0 having published nothing)."""
+    from image_release.core.plan import default_images
+
+    if run.plan.version is None or default_images(run.context, run.settings.images):
+        return
+    hint = "set release.images in invoke.yaml, e.g. images: [registry.example.com/team/app]"
+    if run.typo_of_release:
+        hint = f"invoke.yaml has `{run.typo_of_release}:` where `release:` belongs; " + hint
+    raise ConfigError(f"no image repository to publish {run.context.tag} to: release.images is empty", hint=hint)
+
+
+def engine(run) -> None:
+    """The Docker engine answers before anything is built (not a build failure blamed on the Dockerfile)."""
+    from image_release.errors import EngineError
+
+    try:
+        run.engine().check()
+    except EngineError as e:
+        raise EngineError(e.message, hint="start it (here: `bash scripts/services.sh start`, or your own dockerd); "
+                          "in CI, set DOCKER_HOST to the job's docker service") from None
+
+
 def publishes_something(run) -> None:
     """A version release whose rules give it no tag publishes nothing: an error, not a silent exit 0."""
     plan = run.plan

@@ -38,10 +38,28 @@ class RunRequest:
         return (self.options.get(step) or {}).get(name, default)
 
 
-def runs_for(raw_settings: Mapping | None, request: RunRequest, **kwargs) -> list["Run"]:
+def runs_for(raw_settings: Mapping | None, request: RunRequest, *, top_keys=(), **kwargs) -> list["Run"]:
     """The runs of one invocation: one per release target it reaches (without ``release.targets``,
-    the one run of the project)."""
-    return [Run(raw_settings, request, **kwargs)]
+    the one run of the project). ``top_keys``: the top-level keys of the configuration files, for the
+    typo hint (``relase:``)."""
+    runs = [Run(raw_settings, request, **kwargs)]
+    typo = typo_of_release(top_keys)
+    for run in runs:
+        run.typo_of_release = typo
+        if typo:
+            run.warn(f"invoke.yaml has a top-level key `{typo}:`; image-release reads its settings from `release:`")
+    return runs
+
+
+def typo_of_release(keys) -> str | None:
+    """A top-level configuration key that looks like a misspelt ``release`` (Invoke's own keys aside)."""
+    import difflib
+
+    invoke_keys = {"run", "runners", "sudo", "tasks", "timeouts", "release"}
+    for key in keys:
+        if isinstance(key, str) and key not in invoke_keys and difflib.get_close_matches(key, ["release"], cutoff=0.7):
+            return key
+    return None
 
 
 @dataclass
@@ -83,6 +101,7 @@ class Run:
         self.checked: set[str] = set()  # steps whose checks have run
         self.registry_tags: dict[str, list[str] | None] = {}  # image -> its tag list, as read for the plan
         self.cache: dict[str, Any] = {}  # reads more than one step uses (the git history for the notes)
+        self.typo_of_release: str | None = None  # a top-level config key like `relase:`
         self.forge_clients: dict[Any, Any] = {}
         self._context = None
         self._plan = None

@@ -102,12 +102,22 @@ class RunHolder:
             raw = dict(config.get("release") or {}) if hasattr(config, "get") else {}
             root = getattr(config, "_project_prefix", None) or None
             dry = bool(config.get("run", {}).get("dry", False)) if hasattr(config, "get") else False
-            self.runs = runs_for(raw, self.request, root=root, invoke_dry=dry)
+            self.runs = runs_for(raw, self.request, root=root, invoke_dry=dry, top_keys=_file_keys(config))
         return self.runs
 
     @property
     def redactor(self):
         return self.runs[0].redactor if self.runs else None
+
+
+def _file_keys(config) -> list[str]:
+    """The top-level keys of the configuration files Invoke read (project, user, system, -f)."""
+    keys: list[str] = []
+    for level in ("_project", "_runtime", "_user", "_system"):
+        data = getattr(config, level, None)
+        if isinstance(data, dict):
+            keys += [k for k in data if k not in keys]
+    return keys
 
 
 def blank_tag_error():

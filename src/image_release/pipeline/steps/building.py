@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from image_release.core.actions import Build, TagLocal
 from image_release.pipeline import checks
-from image_release.pipeline.checks import WARN_IN_DRY_RUN, Check, resolved_spec
+from image_release.pipeline.checks import REAL, WARN_IN_DRY_RUN, Check, resolved_spec
 
 
 class BuildStep:
@@ -20,6 +20,7 @@ class BuildStep:
             Check("build inputs", checks.build_inputs),
             Check("working tree", checks.clean_tree, WARN_IN_DRY_RUN),
             Check("images and tag", checks.images_and_tag),
+            Check("engine", checks.engine, REAL),
         )
 
     def run(self, run) -> None:

@@ -83,7 +83,8 @@ class PlanStep:
     def checks(self, run):
         from image_release.pipeline import checks
 
-        return (checks.Check("something to publish", checks.publishes_something),)
+        return (checks.Check("an image repository", checks.has_images),
+                checks.Check("something to publish", checks.publishes_something))
 
     def run(self, run) -> None:
         from image_release.core.plan import explain
