@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import tarfile
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -491,3 +490,21 @@ def test_the_password_never_goes_to_another_host(fake, acknowledger):
     with pytest.raises(RegistryError):
         reg.put_manifest("a/b", "1", MANIFEST)
     assert acknowledger.seen == []
+
+
+def test_an_echoed_bearer_token_never_reaches_a_message(fake):
+    bearer = "bearer-token-" + uuid.uuid4().hex
+    with ScriptedRegistry() as auth:
+        auth.on("GET", r"/token", (200, {}, {"token": bearer, "expires_in": 300}))
+        challenge = {"WWW-Authenticate": f'Bearer realm="http://{auth.address}/token"'}
+        fake.on("HEAD", r"/manifests/", lambda req: (401, challenge, b"") if "Authorization" not in req.headers
+                else (200, {"Docker-Content-Digest": MANIFEST.digest, "Content-Type": OCI_MANIFEST}, b""))
+        fake.on("PUT", r"/manifests/", lambda req: (401, challenge, b"") if "Authorization" not in req.headers
+                else (400, {}, {"errors": [{"code": "MANIFEST_INVALID", "message": f"bad {req.headers['Authorization']}"
+                                            f" {base64.b64encode(bearer.encode()).decode()}"}]}))
+        reg = client(fake.address, credentials=Credentials("alice", SECRET))
+        reg.head_manifest("a/b", "1")
+        with pytest.raises(RegistryError) as info:
+            reg.put_manifest("a/b", "1", MANIFEST)
+    assert "MANIFEST_INVALID" in info.value.message and "***" in info.value.message
+    assert bearer not in info.value.message and base64.b64encode(bearer.encode()).decode() not in info.value.message

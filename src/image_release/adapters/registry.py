@@ -28,7 +28,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 from urllib.parse import quote, urljoin
 
 from image_release.adapters.registry_http import RegistryHttp
@@ -423,8 +423,8 @@ class RegistryClient(RegistryHttp):
                   mount_from: Sequence[str] = ()) -> str:
         """Make blob ``digest`` present in ``repo`` at the least cost: a mount from each of ``mount_from``
         in turn (one request when it works; a registry mounts a blob the repository already has too), else a
-        HEAD, else an upload of ``data`` (into the upload the last refused mount opened). Returns "mounted", "exists" or "uploaded"; RegistryError when the blob is
-        absent and no ``data`` was given."""
+        HEAD, else an upload of ``data`` (into the upload the last refused mount opened). Returns "mounted",
+        "exists" or "uploaded"; RegistryError when the blob is absent and no ``data`` was given."""
         validate_repository(repo)
         validate_digest(digest)
         location = None

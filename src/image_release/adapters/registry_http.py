@@ -131,8 +131,11 @@ class RegistryHttp:
         self.close()
 
     def _scrub(self, text: str) -> str:
+        """``text`` without the credentials or any bearer token this client holds, in any echoed form."""
         creds = self.credentials
-        return scrub(text, [creds.password] if creds is not None else [])
+        with self._lock:
+            tokens = [token for token, _expiry in self._tokens.values()]
+        return scrub(text, tokens + ([creds.password] if creds is not None else []))
 
     # -- one request -------------------------------------------------------------------------------------------
 
