@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from pathlib import Path
@@ -50,14 +51,16 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 _MAX_HOPS = 5
 
 
+_KIND_RE = re.compile(r"^/v2/.+/(manifests|blobs|tags)/(?:[^/]+|uploads/.*)$")
+
+
 def _kind(url: str) -> str:
+    """What a request is about, for ``RequestStats``: "ping", "manifests", "blobs", "tags" or "other"."""
     path = urlsplit(url).path
     if path.rstrip("/") == "/v2":
         return "ping"
-    for part in ("manifests", "blobs", "tags"):
-        if f"/{part}/" in path and path.startswith("/v2/"):
-            return part
-    return "other"
+    m = _KIND_RE.search(path)
+    return m.group(1) if m else "other"
 
 
 def _check_timeout(timeout: Any) -> float:
