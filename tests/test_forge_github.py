@@ -384,3 +384,17 @@ def test_body_over_the_limit_is_refused_before_any_request(gh, forge):
 def test_repository_must_be_owner_slash_name(bad):
     with pytest.raises(ConfigError):
         GitHubForge(bad, TOKEN)
+
+
+def test_a_token_echoed_in_an_error_never_reaches_the_message(gh, forge):
+    import base64
+    from urllib.parse import quote
+
+    basic = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+    echoed = [TOKEN, quote(TOKEN, safe=""), basic, base64.b64encode(TOKEN.encode()).decode()]
+    gh.fail("POST", r"/releases$", 422, body={"message": "invalid request from " + " / ".join(echoed)})
+    with pytest.raises(ForgeError) as err:
+        forge.publish_release(spec())
+    text = f"{err.value.message} {err.value.hint}"
+    assert err.value.status == 422 and "***" in text
+    assert not [form for form in echoed if form in text]

@@ -429,3 +429,16 @@ def test_tokens_never_appear_in_reprs_errors_or_requests(fake, project):
     assert "glpat-wrong-token-xyz" not in str(err2.value)
     assert "glpat-wrong-token-xyz" not in repr(bad)
     assert all(TOKEN not in repr(r) for r in fake.requests)
+
+
+def test_a_token_echoed_in_an_error_never_reaches_the_message(fake, project):
+    import base64
+    from urllib.parse import quote
+
+    echoed = [TOKEN, quote(TOKEN, safe=""), base64.b64encode(f"oauth2:{TOKEN}".encode()).decode()]
+    fake.inject("POST", RELEASES, 400, body={"message": "refused PRIVATE-TOKEN " + " / ".join(echoed)})
+    with pytest.raises(ForgeError) as err:
+        forge(fake).publish_release(spec())
+    text = f"{err.value.message} {err.value.hint}"
+    assert err.value.status == 400 and "***" in text
+    assert not [form for form in echoed if form in text]

@@ -198,3 +198,19 @@ def test_no_token(gh):
         make(gh, "").list_versions("octo", "app")
     assert gh.requests == []
     assert TOKEN not in repr(make(gh))
+
+
+def test_a_version_list_that_never_ends_is_a_clear_error(monkeypatch):
+    from image_release.adapters import ghcr_packages
+    from tests.fakes.scripted_registry import ScriptedRegistry
+
+    monkeypatch.setattr(ghcr_packages, "MAX_PAGES", 5)
+    with ScriptedRegistry() as api:
+        api.on("GET", r"/versions", lambda req: (
+            200, {"Link": f'<http://{api.address}/orgs/acme/packages/container/app/versions?page={len(api.seen)}>; '
+                          'rel="next"'}, [{"id": len(api.seen), "name": "sha256:11", "metadata": {}}]))
+        packages = GhcrPackages(TOKEN, api_url=f"http://{api.address}", retry=NO_RETRY, seconds_between_requests=0)
+        with pytest.raises(RegistryError) as err:
+            packages.list_versions("acme", "app")
+    assert "did not end within 5 pages" in err.value.message
+    assert api.count("GET") == 5

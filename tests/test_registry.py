@@ -71,7 +71,7 @@ def test_put_under_new_tags_moves_no_blob(pushed_image):
     manifest = reg.get_manifest(pushed_image.repo, pushed_image.tag)
     reg.stats.reset()
     for tag in ("1.0", "1", "latest"):
-        assert reg.put_manifest(pushed_image.repo, tag, manifest) == pushed_image.digest
+        assert reg.put_manifest(pushed_image.repo, tag, manifest).digest == pushed_image.digest
     assert reg.stats.by_kind == {"PUT manifests": 3}
     assert reg.stats.of("blobs") == 0
     assert reg.stats.bytes_sent == 3 * manifest.size
@@ -246,7 +246,7 @@ def fake():
 
 
 def test_list_tags_follows_link_pagination(fake):
-    fake.routes[("GET", "/v2/a/b/tags/list")] = (
+    fake.routes[("GET", "/v2/a/b/tags/list?n=1000")] = (
         200, {"Link": '</v2/a/b/tags/list?last=2&n=2>; rel="next"'}, json.dumps({"tags": ["1", "2"]}).encode())
     fake.routes[("GET", "/v2/a/b/tags/list?last=2&n=2")] = (
         200, {"Link": f'<http://{fake.host}/v2/a/b/tags/list?last=4&n=2>; rel="next"'},
@@ -258,14 +258,14 @@ def test_list_tags_follows_link_pagination(fake):
 
 
 def test_list_tags_refuses_pagination_to_another_host(fake):
-    fake.routes[("GET", "/v2/a/b/tags/list")] = (
+    fake.routes[("GET", "/v2/a/b/tags/list?n=1000")] = (
         200, {"Link": '<http://127.0.0.2:1/v2/a/b/tags/list?last=2>; rel="next"'}, b'{"tags": ["1"]}')
     with pytest.raises(RegistryError, match="another host"):
         client(fake.host).list_tags("a/b")
 
 
 def test_null_tags_is_empty(fake):
-    fake.routes[("GET", "/v2/a/b/tags/list")] = (200, {}, b'{"name": "a/b", "tags": null}')
+    fake.routes[("GET", "/v2/a/b/tags/list?n=1000")] = (200, {}, b'{"name": "a/b", "tags": null}')
     assert client(fake.host).list_tags("a/b") == []
 
 
@@ -289,7 +289,7 @@ def test_get_detects_a_digest_mismatch(fake):
 
 
 def test_server_errors_are_retried_then_reported(fake):
-    fake.routes[("GET", "/v2/a/b/tags/list")] = (
+    fake.routes[("GET", "/v2/a/b/tags/list?n=1000")] = (
         503, {}, b'{"errors": [{"code": "UNAVAILABLE", "message": "try later"}]}')
     reg = client(fake.host, log=lambda line: None)
     with pytest.raises(RegistryError) as info:

@@ -171,42 +171,13 @@ class GitLabForge(GitLabApi):
     # ----------------------------------------------------------------- publish
     def publish_release(self, spec: ReleaseSpec) -> ReleaseResult:
         """Create the release for ``spec.tag``, or update it; attach links and assets."""
-        import gitlab.exceptions as gexc
-
         project = self._project()
         name = display_name(spec)
         existing = self._get_release(project, spec.tag)
-        created = False
-        release: Any
+        release: Any = None
         if existing is None:
-            data: dict[str, Any] = {"tag_name": spec.tag, "name": name, "description": spec.body}
-            if spec.target_commitish:
-                data["ref"] = spec.target_commitish
-            if not spec.make_latest:
-                below = self._released_at_below_newest(project, spec.tag, None)
-                if below is not None:
-                    data["released_at"] = below
-            try:
-                with self._errors(f"creating the release {spec.tag}"):
-                    try:
-                        release = project.releases.create(data, **self._kw())
-                        created = True
-                    except gexc.GitlabCreateError as err:
-                        if getattr(err, "response_code", None) != 409:
-                            raise
-                        # Another job created it between our read and our create.
-                        existing = self._get_release(project, spec.tag)
-                        if existing is None:
-                            raise
-            except ForgeError as err:
-                if err.status == 422:
-                    raise ForgeError(
-                        err.message,
-                        hint=f"the tag {spec.tag} does not exist on GitLab: push it first, or "
-                        "set the target commit so GitLab can create it",
-                        status=422,
-                    ) from err
-                raise
+            release, existing = self._create(project, spec, name)
+        created = release is not None
         if not created:
             update: dict[str, Any] = {"name": name, "description": spec.body}
             if not spec.make_latest:
@@ -231,6 +202,39 @@ class GitLabForge(GitLabApi):
             assets=tuple(asset_names),
             links=tuple(link.name for link in links),
         )
+
+    def _create(self, project: Any, spec: ReleaseSpec, name: str) -> tuple[Any, Any]:
+        """Create the release: (the created release, None), or (None, the release another job created
+        between our read and our create: a 409)."""
+        import gitlab.exceptions as gexc
+
+        data: dict[str, Any] = {"tag_name": spec.tag, "name": name, "description": spec.body}
+        if spec.target_commitish:
+            data["ref"] = spec.target_commitish
+        if not spec.make_latest:
+            below = self._released_at_below_newest(project, spec.tag, None)
+            if below is not None:
+                data["released_at"] = below
+        try:
+            with self._errors(f"creating the release {spec.tag}"):
+                try:
+                    return project.releases.create(data, **self._kw()), None
+                except gexc.GitlabCreateError as err:
+                    if getattr(err, "response_code", None) != 409:
+                        raise
+                    existing = self._get_release(project, spec.tag)
+                    if existing is None:
+                        raise
+                    return None, existing
+        except ForgeError as err:
+            if err.status == 422:
+                raise ForgeError(
+                    err.message,
+                    hint=f"the tag {spec.tag} does not exist on GitLab: push it first, or "
+                    "set the target commit so GitLab can create it",
+                    status=422,
+                ) from err
+            raise
 
     # ----------------------------------------------------------------- pieces
     def _get_release(self, project: Any, tag: str) -> Any:

@@ -27,6 +27,8 @@ from image_release.adapters.github_api import GitHubApi
 from image_release.adapters.http_retry import RetryPolicy
 from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable, ReleaseError
 
+MAX_PAGES = 1000  # of per_page versions each: a listing that never ends is an error, not a hang
+
 SCOPE_HINT = (
     "a classic token needs the read:packages and delete:packages scopes; in GitHub Actions give the job "
     "`permissions: packages: write` and grant this repository the Admin role on the package (package settings, "
@@ -148,13 +150,19 @@ class GhcrPackages(GitHubApi):
             out: list[PackageVersion] = []
             url: str | None = base
             params: dict[str, Any] | None = {"per_page": self.per_page}
-            while url:
+            for _page in range(MAX_PAGES):
+                if not url:
+                    return out
                 headers, data = req.requestJsonAndCheck("GET", url, parameters=params)
                 for item in data or ():
                     tags = ((item.get("metadata") or {}).get("container") or {}).get("tags") or ()
                     out.append(PackageVersion(id=int(item["id"]), name=str(item["name"]), tags=tuple(tags)))
                 url, params = _next_link(headers), None
-            return out
+            if not url:
+                return out
+            raise RegistryError(
+                f"the version list of ghcr.io/{owner}/{package} did not end within {MAX_PAGES} pages",
+                hint="GitHub keeps sending further pages (Link: rel=next); re-run the cleanup later")
 
         return self._call(owner, package, f"listing versions of ghcr.io/{owner}/{package}", fetch)
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar, Iterator
 
 from image_release.adapters.http_retry import RetryPolicy, urllib3_retry
+from image_release.adapters.scrub import scrub
 from image_release.errors import AuthError, ForgeError, ReleaseError
 
 def github_retry(policy: RetryPolicy, log: Any = None) -> Any:
@@ -157,7 +158,8 @@ class GitHubApi:
 
     def _error(self, exc: Any, action: str) -> ReleaseError:
         status = getattr(exc, "status", None)
-        message = server_message(exc, codes=self.message_codes)
+        # what GitHub (or a proxy) sent back may echo the token: raw, URL-encoded or base64
+        message = scrub(server_message(exc, codes=self.message_codes), [self.__token])
         where = self._while(action)
         what = f"({status} {message}) {where}"
         if status == 401:

@@ -21,6 +21,7 @@ import contextlib
 from typing import Any, ClassVar, Iterator
 
 from image_release.adapters.http_retry import RetryPolicy, urllib3_retry
+from image_release.adapters.scrub import scrub
 from image_release.errors import AuthError, ConfigError, ForgeError, ReleaseError
 
 AUTH_HINT = (
@@ -171,7 +172,8 @@ class GitLabApi:
             ) from err
         except gexc.GitlabError as err:
             status = getattr(err, "response_code", None)
-            detail = server_message(err)
+            # what GitLab (or a proxy) sent back may echo the token: raw, URL-encoded or base64
+            detail = scrub(server_message(err), [self._token, self._job_token])
             if status == 403 and is_insufficient_scope(err):
                 raise AuthError(
                     f"The GitLab token lacks the `api` scope (403 insufficient_scope) while {action}",

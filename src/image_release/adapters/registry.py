@@ -1,402 +1,90 @@
 """A client for the OCI distribution API (``/v2/``) over ``requests``.
 
-What it does and why (see the field notes, "OCI registry"):
+What it does and why (see the field notes, "OCI registry"); the transport (auth, retries, bounds, redirects,
+thread safety) is ``registry_http.RegistryHttp``'s, the wire types are ``registry_wire``'s (all importable
+from here):
 
-- Plain HTTP to loopback registries and ``localhost`` (as Docker does), verified TLS to every other one.
-- Auth: the ``WWW-Authenticate`` challenge decides. Bearer: a token from the challenge's realm for the scope of
-  the operation (``pull`` for HEAD/GET, ``pull,push`` for PUT, ``delete`` for DELETE), basic credentials sent to
-  the token endpoint when given, tokens cached per scope. Basic: the credentials on every request once asked.
 - Manifests are read with the full Accept list (OCI index, OCI manifest, Docker manifest list, Docker v2), else
   distribution converts to schema1 and reports another digest; they are written back byte for byte with their
-  own media type (never re-serialised), so adding a tag moves no blob.
+  own media type (never re-serialised), so adding a tag moves no blob. A manifest is at most 4 MiB.
+- A manifest PUT's own answer is its read-back when it proves the write: ``201``, ``Docker-Content-Digest``
+  equal to the manifest's digest and ``Location`` on this registry (``PutResult.verified``). Only an answer
+  that does not prove it costs a HEAD (``read_back=True``). A PUT redirected to another host is not followed
+  and counts as stored only if this registry then serves the digest under the tag.
+- Tag lists are read page by page (``n=``, ``Link: rel=next`` on the same host), within bounds on pages, bytes
+  and time (``tag_pages_max``, ``tag_bytes_max``, ``tag_seconds_max``); a malformed list is a RegistryError.
 - DELETE by digest removes every tag on that digest. ``delete_tag`` removes one tag alone: the OCI tag DELETE
   where the registry has it, else a unique throwaway manifest (same blobs, one extra annotation) is put on the
   tag and that digest deleted.
-- Every HTTP call goes through ``send_with_retry``; ``stats`` counts requests and bytes for the benchmarks.
+- Blobs: ``blob_exists``, ``mount_blob`` (from another repository of the same registry, no upload) and
+  ``upload_blob`` (monolithic: POST, then PUT with the digest), and ``push_blob`` (mount, else upload if
+  absent), so an image can be pushed by digest without the engine.
+- ``stats`` counts every request sent (retries and token fetches included) for the benchmarks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-import threading
 import time
-import uuid
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Callable
-from urllib.parse import urljoin, urlsplit
+from pathlib import Path
+from typing import Sequence
+from urllib.parse import quote, urljoin
 
-from image_release.adapters.http_retry import RetryPolicy, send_with_retry
-from image_release.adapters.registry_auth import Credentials
+from image_release.adapters.registry_http import RegistryHttp
+from image_release.adapters.registry_wire import (  # noqa: F401 - re-exported: the client's vocabulary
+    DOCKER_MANIFEST_LIST,
+    DOCKER_MANIFEST_V2,
+    MANIFEST_ACCEPT,
+    MANIFEST_LIMIT,
+    MANIFEST_MEDIA_TYPES,
+    MIB,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    TAG_ABSENT,
+    TAG_DELETED,
+    TAG_MANIFEST,
+    TAG_THROWAWAY,
+    THROWAWAY_ANNOTATION,
+    VIA_ANSWER,
+    VIA_NONE,
+    VIA_READ_BACK,
+    Answer,
+    Manifest,
+    ManifestInfo,
+    PutResult,
+    RequestStats,
+    error_detail,
+    make_throwaway,
+    media_type_of,
+    parse_www_authenticate,
+    ref_sep,
+    same_origin,
+    sha256_digest,
+)
 from image_release.core.image_ref import (
     is_digest,
-    is_plain_http,
     validate_digest,
-    validate_registry_host,
     validate_repository,
     validate_tag,
 )
-from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable
+from image_release.errors import DeleteRefused, RegistryError
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
-MANIFEST_MEDIA_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2)
-MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
-
-THROWAWAY_ANNOTATION = "org.image-release.tag-delete"
-
-# Tag delete results (what ``delete_tag`` did).
-TAG_DELETED = "tag-delete"  # the registry deleted the tag itself (OCI tag DELETE)
-TAG_THROWAWAY = "throwaway"  # a throwaway manifest was put on the tag and deleted
-TAG_MANIFEST = "manifest"  # siblings_ok=True: the manifest was deleted by digest
-TAG_ABSENT = "absent"  # the tag did not exist
+#: what ``push_blob`` did
+BLOB_EXISTS = "exists"
+BLOB_MOUNTED = "mounted"
+BLOB_UPLOADED = "uploaded"
 
 
-@dataclass(frozen=True)
-class ManifestInfo:
-    digest: str
-    media_type: str
-    size: int
+class RegistryClient(RegistryHttp):
+    """One registry host: manifests, tags, blobs. Safe for concurrent calls from several threads."""
 
+    tag_page_size: int = 1000  # ``n=`` of the first tag-list page
+    tag_pages_max: int = 1000
+    tag_bytes_max: int = 64 * MIB
+    tag_seconds_max: float = 120.0
 
-@dataclass(frozen=True)
-class Manifest:
-    """A manifest exactly as the registry holds it: ``raw`` bytes are what the digest is computed over."""
-
-    raw: bytes = field(repr=False)
-    media_type: str
-    digest: str
-
-    @classmethod
-    def from_bytes(cls, raw: bytes, media_type: str) -> "Manifest":
-        return cls(raw=raw, media_type=media_type, digest=sha256_digest(raw))
-
-    @property
-    def size(self) -> int:
-        return len(self.raw)
-
-    def json(self) -> dict:
-        return json.loads(self.raw)
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST)
-
-
-@dataclass
-class RequestStats:
-    """Counts of what the client sent: every HTTP request (retries and token fetches included)."""
-
-    requests: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    by_kind: Counter = field(default_factory=Counter)  # "HEAD manifests", "PUT manifests", "GET token", ...
-
-    def count(self, method: str, kind: str, sent: int, received: int) -> None:
-        self.requests += 1
-        self.bytes_sent += sent
-        self.bytes_received += received
-        self.by_kind[f"{method} {kind}"] += 1
-
-    def of(self, kind: str) -> int:
-        """Requests whose path kind is ``kind`` ("manifests", "blobs", "tags", "token", "ping"), any method."""
-        return sum(n for key, n in self.by_kind.items() if key.split(" ", 1)[1] == kind)
-
-    def snapshot(self) -> dict:
-        return {
-            "requests": self.requests,
-            "bytes_sent": self.bytes_sent,
-            "bytes_received": self.bytes_received,
-            "by_kind": dict(self.by_kind),
-        }
-
-    def reset(self) -> None:
-        self.requests = self.bytes_sent = self.bytes_received = 0
-        self.by_kind.clear()
-
-
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-_KIND_RE = re.compile(r"^/v2/.+/(manifests|blobs|tags)/(?:[^/]+|uploads/.*)$")
-_CHALLENGE_PARAM = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
-
-
-def parse_www_authenticate(header: str | None) -> tuple[str, dict[str, str]]:
-    """``Bearer realm="...",service="...",scope="..."`` -> ("bearer", {realm, service, scope}).
-
-    Returns ("", {}) for an empty header. Only the first challenge is read (registries send one).
-    """
-    if not header:
-        return "", {}
-    header = header.strip()
-    scheme, _, rest = header.partition(" ")
-    params: dict[str, str] = {}
-    pos = 0
-    while pos < len(rest):
-        m = _CHALLENGE_PARAM.match(rest, pos)
-        if not m or m.end() == pos:
-            break
-        value = m.group(2) if m.group(2) is not None else m.group(3)
-        params[m.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
-        pos = m.end()
-    return scheme.lower(), params
-
-
-def _error_detail(resp: Any) -> tuple[str, str]:
-    """(first error code, readable text) from a registry error body ``{"errors": [{"code", "message"}]}``."""
-    try:
-        body = resp.json()
-        errors = body.get("errors") or []
-        if errors:
-            first = errors[0]
-            code = str(first.get("code") or "")
-            text = "; ".join(f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors)
-            return code, text
-    except Exception:  # noqa: BLE001 - not JSON: fall back to the status line
-        pass
-    return "", f"HTTP {resp.status_code} {getattr(resp, 'reason', '') or ''}".strip()
-
-
-def _classify_connection_error(exc: BaseException) -> str:
-    text = str(exc)
-    low = text.lower()
-    if "refused" in low:
-        return "connection refused"
-    if "name or service not known" in low or "nodename nor servname" in low or "failed to resolve" in low or (
-        "temporary failure in name resolution" in low
-    ):
-        return "host name not found"
-    if "timed out" in low or "timeout" in type(exc).__name__.lower():
-        return "timed out"
-    if "certificate" in low or "ssl" in low:
-        return "TLS error: " + (text[:200])
-    if "reset" in low:
-        return "connection reset"
-    return text[:200] or type(exc).__name__
-
-
-class RegistryClient:
-    """One registry host. Thread-safe enough for concurrent reads (token cache and stats are locked)."""
-
-    def __init__(
-        self,
-        host: str,
-        credentials: Credentials | None = None,
-        retry: RetryPolicy | None = None,
-        timeout: float = 30,
-        session: Any = None,
-        log: Any = None,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.host = validate_registry_host(host)
-        api_host = "registry-1.docker.io" if self.host == "docker.io" else self.host
-        self.scheme = "http" if is_plain_http(self.host) else "https"
-        self.base = f"{self.scheme}://{api_host}"
-        self.credentials = credentials
-        self.retry = retry or RetryPolicy()
-        self.timeout = timeout
-        self.log = log
-        self._sleep = sleep
-        if session is None:
-            import requests
-
-            session = requests.Session()
-            # A no-op session auth keeps requests from adding ~/.netrc credentials on its own.
-            session.auth = lambda r: r
-        self.session = session
-        self.stats = RequestStats()
-        self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, float]] = {}
-        self._basic = False  # the registry asked for Basic auth: send it on every request
-
-    def __repr__(self) -> str:
-        return f"RegistryClient({self.host!r}, credentials={self.credentials!r})"
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> "RegistryClient":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- low level -----------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _kind(url: str) -> str:
-        path = urlsplit(url).path
-        if path.rstrip("/") == "/v2":
-            return "ping"
-        m = _KIND_RE.search(path)
-        return m.group(1) if m else "other"
-
-    def _send(self, method: str, url: str, *, headers: dict | None = None, data: bytes | None = None,
-              params: Any = None, auth: Any = None, what: str, kind: str | None = None) -> Any:
-        """One HTTP call with retries. Connection failures after the last attempt -> RegistryUnreachable."""
-        import requests
-
-        kind = kind or self._kind(url)
-
-        def attempt():
-            try:
-                resp = self.session.request(
-                    method, url, headers=headers, data=data, params=params, auth=auth,
-                    timeout=self.timeout, allow_redirects=True,
-                )
-            except Exception:
-                with self._lock:
-                    self.stats.count(method, kind, len(data or b""), 0)
-                raise
-            with self._lock:
-                self.stats.count(method, kind, len(data or b""), len(resp.content or b""))
-            return resp
-
-        try:
-            return send_with_retry(attempt, self.retry, log=self.log, what=what, sleep=self._sleep)
-        except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError,
-                requests.exceptions.ChunkedEncodingError) as exc:
-            where = urlsplit(url).netloc
-            raise RegistryUnreachable(
-                f"cannot reach registry {where} ({_classify_connection_error(exc)}) "
-                f"after {self.retry.attempts} attempt(s): {what}",
-                hint=f"is the registry running, and is the host {self.host!r} right? "
-                f"Check with: curl {self.base}/v2/",
-            ) from None
-
-    def _scope(self, repo: str | None, actions: tuple[str, ...]) -> str | None:
-        if not repo or not actions:
-            return None
-        return f"repository:{repo}:{','.join(actions)}"
-
-    def _auth_header(self, scope: str | None) -> dict:
-        if self._basic and self.credentials is not None:
-            return {"Authorization": _basic_header(self.credentials)}
-        if scope is not None:
-            with self._lock:
-                cached = self._tokens.get(scope)
-            if cached and cached[1] > time.monotonic():
-                return {"Authorization": f"Bearer {cached[0]}"}
-        return {}
-
-    def _call(self, method: str, path_or_url: str, *, repo: str | None = None, actions: tuple[str, ...] = (),
-              headers: dict | None = None, data: bytes | None = None, what: str) -> Any:
-        """An authenticated call: answers a 401 challenge once (Bearer or Basic), maps 401/403 to AuthError."""
-        url = path_or_url if "://" in path_or_url else self.base + path_or_url
-        scope = self._scope(repo, actions)
-        base_headers = dict(headers or {})
-        resp = self._send(method, url, headers={**base_headers, **self._auth_header(scope)}, data=data, what=what)
-        if resp.status_code == 401:
-            scheme, challenge = parse_www_authenticate(resp.headers.get("WWW-Authenticate"))
-            if scheme == "basic":
-                if self.credentials is None:
-                    raise self._auth_error(what, 401)
-                self._basic = True
-                auth = {"Authorization": _basic_header(self.credentials)}
-            elif scheme == "bearer" and challenge.get("realm"):
-                token = self._fetch_token(challenge, scope, what)
-                auth = {"Authorization": f"Bearer {token}"}
-            else:
-                raise self._auth_error(what, 401)
-            resp = self._send(method, url, headers={**base_headers, **auth}, data=data, what=what)
-        if resp.status_code in (401, 403):
-            status = resp.status_code
-            _scheme, again = parse_www_authenticate(resp.headers.get("WWW-Authenticate"))
-            if status == 401 and again.get("error") == "insufficient_scope" and self.credentials is not None:
-                status = 403  # authenticated, but the token lacks the rights: a permission problem
-            raise self._auth_error(what, status, resp)
-        return resp
-
-    def _auth_error(self, what: str, status: int, resp: Any = None) -> AuthError:
-        detail = ""
-        if resp is not None:
-            code, text = _error_detail(resp)
-            if code:
-                detail = f" ({text})"
-        if self.credentials is None:
-            who = "anonymous access"
-            hint = (f"log in to {self.host}: `docker login {self.host}` (use --password-stdin), or set the "
-                    "registry credential variables named in the settings")
-        else:
-            source = f" from {self.credentials.source}" if self.credentials.source else ""
-            who = f"the credentials of user {self.credentials.username!r}{source}"
-            if status == 403:
-                hint = (f"the account may lack permission for this repository on {self.host} (push/delete rights, "
-                        "or a token scope such as write:packages / write_registry)")
-            else:
-                hint = f"check the user and password or token, then `docker login {self.host}` again"
-        verb = "refused" if status == 401 else "denied"
-        return AuthError(f"registry {self.host} {verb} {who} for {what}{detail}", hint=hint)
-
-    def _fetch_token(self, challenge: dict[str, str], scope: str | None, what: str) -> str:
-        realm = challenge["realm"]
-        parts = urlsplit(realm)
-        if parts.scheme not in ("http", "https"):
-            raise RegistryError(f"registry {self.host} names an unusable token realm {realm!r}",
-                                hint="check the registry's auth.token.realm setting")
-        if parts.scheme == "http" and self.credentials is not None and not is_plain_http(parts.netloc):
-            raise AuthError(
-                f"registry {self.host} asks for credentials over plain HTTP at {parts.netloc}; refused",
-                hint="configure the registry's token realm with https://",
-            )
-        scopes = [scope] if scope else []
-        asked = challenge.get("scope")
-        if asked and not any(_same_scope(asked, s) for s in scopes):
-            scopes.append(asked)
-        creds = self.credentials
-        if creds is not None and creds.is_identity_token:
-            form = {"grant_type": "refresh_token", "refresh_token": creds.password, "client_id": "image-release"}
-            if challenge.get("service"):
-                form["service"] = challenge["service"]
-            if scopes:
-                form["scope"] = " ".join(scopes)
-            body = "&".join(f"{k}={_quote(v)}" for k, v in form.items()).encode()
-            resp = self._send("POST", realm, headers={"Content-Type": "application/x-www-form-urlencoded"},
-                              data=body, what=f"token for {what}", kind="token")
-        else:
-            params = []
-            if challenge.get("service"):
-                params.append(("service", challenge["service"]))
-            params.extend(("scope", s) for s in scopes)
-            if creds is not None:
-                params.append(("account", creds.username))
-            auth = (creds.username, creds.password) if creds is not None else None
-            resp = self._send("GET", realm, params=params, auth=auth, what=f"token for {what}", kind="token")
-        if resp.status_code in (401, 403):
-            raise self._auth_error(f"a token ({', '.join(scopes) or 'no scope'})", 401, resp)
-        if resp.status_code != 200:
-            _code, text = _error_detail(resp)
-            raise RegistryError(f"token endpoint of {self.host} failed for {what}: {text}",
-                                hint="try again later; if it persists, check the registry's auth service",
-                                status=resp.status_code)
-        try:
-            body = resp.json()
-            token = body.get("token") or body.get("access_token")
-            expires_in = float(body.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError):
-            token, expires_in = None, 0
-        if not token:
-            raise RegistryError(f"token endpoint of {self.host} answered without a token for {what}",
-                                hint="check the registry's auth service")
-        if scope is not None:
-            with self._lock:
-                self._tokens[scope] = (token, time.monotonic() + max(0.0, expires_in - 10))
-        return token
-
-    def _fail(self, resp: Any, what: str, hint: str | None = None) -> RegistryError:
-        code, text = _error_detail(resp)
-        return RegistryError(f"registry {self.host} refused {what}: {text}",
-                             hint=hint or "check the repository and reference; re-run to retry",
-                             status=resp.status_code)
-
-    # -- API -----------------------------------------------------------------------------------------------
+    # -- ping and tags ------------------------------------------------------------------------------------------
 
     def ping(self) -> str:
         """Check the registry answers the v2 API. Returns the auth scheme it asks for ("none", "basic",
@@ -407,6 +95,8 @@ class RegistryClient:
             return "basic" if self._basic else "none"
         if resp.status_code == 401:
             scheme, challenge = parse_www_authenticate(resp.headers.get("WWW-Authenticate"))
+            if scheme == "bearer" and challenge.get("realm"):
+                self._realm = {k: v for k, v in challenge.items() if k in ("realm", "service")}
             if self.credentials is None:
                 return scheme or "unknown"
             if scheme == "basic":
@@ -426,46 +116,93 @@ class RegistryClient:
         )
 
     def list_tags(self, repo: str) -> list[str]:
-        """All tags of ``repo``, following ``Link`` pagination. An unknown or emptied repository gives []."""
+        """All tags of ``repo``, page by page (``n=``, ``Link`` on this registry), within the bounds on pages,
+        bytes and time. An unknown or emptied repository gives []. A link back to a page already read ends
+        the list."""
         validate_repository(repo)
-        url: str | None = f"{self.base}/v2/{repo}/tags/list"
+        what = f"list tags of {self.host}/{repo}"
+        deadline = time.monotonic() + self.tag_seconds_max
+        first = f"{self.base}/v2/{repo}/tags/list"
+        url: str | None = f"{first}?n={self.tag_page_size}"
         tags: list[str] = []
         seen: set[str] = set()
-        while url:
-            if url in seen:
-                break
+        received = 0
+        while url and url not in seen:
+            self._check_tag_bounds(what, len(seen), received, deadline)
             seen.add(url)
-            resp = self._call("GET", url, repo=repo, actions=("pull",), what=f"list tags of {self.host}/{repo}")
-            if resp.status_code == 404:
-                code, _ = _error_detail(resp)
-                if code in ("NAME_UNKNOWN", ""):
-                    return []
-                raise self._fail(resp, f"list tags of {repo}")
+            resp = self._call("GET", url, repo=repo, actions=("pull",), what=what,
+                              limit=self.tag_bytes_max - received, deadline=deadline)
+            if resp.status_code == 400 and len(seen) == 1:  # a registry that refuses this n=: its own pages
+                resp = self._call("GET", first, repo=repo, actions=("pull",), what=what,
+                                  limit=self.tag_bytes_max, deadline=deadline)
+                url = first
+            if resp.status_code == 404 and error_detail(resp)[0] in ("NAME_UNKNOWN", ""):
+                return []
             if resp.status_code != 200:
                 raise self._fail(resp, f"list tags of {repo}")
-            try:
-                tags.extend(resp.json().get("tags") or [])  # distribution: {"tags": null} once emptied
-            except (ValueError, AttributeError) as exc:
-                raise RegistryError(f"registry {self.host} sent an unreadable tag list for {repo}: {exc}",
-                                    status=resp.status_code) from None
-            next_url = (getattr(resp, "links", None) or {}).get("next", {}).get("url")
-            if next_url:
-                next_url = urljoin(url, next_url)
-                if urlsplit(next_url).netloc != urlsplit(self.base).netloc:
-                    raise RegistryError(
-                        f"registry {self.host} paginates its tag list to another host ({urlsplit(next_url).netloc})",
-                        hint="refusing to follow it; check the registry's configuration",
-                    )
-            url = next_url
+            received += len(resp.content)
+            tags.extend(self._tag_page(resp, repo))
+            url = self._next_page(url, resp)
         return list(dict.fromkeys(tags))
 
-    def _read_manifest(self, method: str, repo: str, ref: str):
-        """HEAD or GET ``repo:ref`` with the full manifest Accept list: (response, what it was)."""
+    def _check_tag_bounds(self, what: str, pages: int, received: int, deadline: float) -> None:
+        over = None
+        if pages >= self.tag_pages_max:
+            over = f"{self.tag_pages_max} pages"
+        elif received >= self.tag_bytes_max:
+            over = f"{self.tag_bytes_max // MIB} MiB"
+        elif time.monotonic() > deadline:
+            over = f"{self.tag_seconds_max:g} s"
+        if over:
+            raise RegistryError(f"{what}: the tag list did not end within {over}; stopped reading it",
+                                hint="the registry (or a proxy) keeps sending further pages (Link: rel=next); "
+                                "check it, or set release.known_versions.registry: false to plan without it")
+
+    def _tag_page(self, resp: Answer, repo: str) -> list[str]:
+        try:
+            body = resp.json()
+        except ValueError as exc:
+            raise RegistryError(f"registry {self.host} sent an unreadable tag list for {repo}: {exc}",
+                                status=resp.status_code) from None
+        tags = body.get("tags") if isinstance(body, dict) else None  # distribution: {"tags": null} once emptied
+        if not isinstance(body, dict) or not isinstance(tags, (list, type(None))) \
+                or not all(isinstance(t, str) for t in tags or ()):
+            raise RegistryError(f"registry {self.host} sent a malformed tag list for {repo} "
+                                "(expected {\"tags\": [strings]})",
+                                hint="check the registry and any proxy in between", status=resp.status_code)
+        return list(tags or ())
+
+    def _next_page(self, url: str, resp: Answer) -> str | None:
+        next_url = resp.links.get("next", {}).get("url")
+        if not next_url:
+            return None
+        next_url = urljoin(url, next_url)
+        if not same_origin(next_url, self.base):
+            raise RegistryError(
+                f"registry {self.host} paginates its tag list to another host ({next_url.split('/')[2]})",
+                hint="refusing to follow it; check the registry's configuration",
+            )
+        return next_url
+
+    def tags_by_digest(self, repo: str) -> dict[str, list[str]]:
+        """Every tag of ``repo`` grouped by the manifest digest it points at (tags sorted)."""
+        result: dict[str, list[str]] = {}
+        for tag in self.list_tags(repo):
+            info = self.head_manifest(repo, tag)
+            if info is None:  # deleted meanwhile
+                continue
+            result.setdefault(info.digest, []).append(tag)
+        return {digest: sorted(tags) for digest, tags in result.items()}
+
+    # -- manifests ----------------------------------------------------------------------------------------------
+
+    def _read_manifest(self, method: str, repo: str, ref: str) -> tuple[Answer, str]:
+        """HEAD or GET ``repo:ref`` with the full manifest Accept list: (answer, what it was)."""
         validate_repository(repo)
         self._check_ref(ref)
-        what = f"{method} {self.host}/{repo}{_sep(ref)}{ref}"
+        what = f"{method} {self.host}/{repo}{ref_sep(ref)}{ref}"
         resp = self._call(method, f"/v2/{repo}/manifests/{ref}", repo=repo, actions=("pull",),
-                          headers={"Accept": MANIFEST_ACCEPT}, what=what)
+                          headers={"Accept": MANIFEST_ACCEPT}, what=what, limit=MANIFEST_LIMIT)
         return resp, what
 
     def head_manifest(self, repo: str, ref: str) -> ManifestInfo | None:
@@ -476,24 +213,24 @@ class RegistryClient:
         if resp.status_code != 200:
             raise self._fail(resp, what)
         digest = resp.headers.get("Docker-Content-Digest")
-        media_type = _media_type(resp.headers.get("Content-Type"))
+        media_type = media_type_of(resp.headers.get("Content-Type"))
         if not digest or media_type not in MANIFEST_MEDIA_TYPES:
             m = self.get_manifest(repo, ref)
             return ManifestInfo(m.digest, m.media_type, m.size)
-        size = int(resp.headers.get("Content-Length") or 0)
-        return ManifestInfo(digest, media_type, size)
+        length = resp.headers.get("Content-Length") or "0"
+        return ManifestInfo(digest, media_type, int(length) if length.isdigit() else 0)
 
     def get_manifest(self, repo: str, ref: str) -> Manifest:
         """The manifest of ``repo:ref`` byte for byte. Raises RegistryError (status 404) when absent."""
         resp, what = self._read_manifest("GET", repo, ref)
         if resp.status_code == 404:
-            raise RegistryError(f"manifest {self.host}/{repo}{_sep(ref)}{ref} not found",
+            raise RegistryError(f"manifest {self.host}/{repo}{ref_sep(ref)}{ref} not found",
                                 hint="check the repository and tag (list them with `invoke clean --dry-run`)",
                                 status=404)
         if resp.status_code != 200:
             raise self._fail(resp, what)
         raw = resp.content
-        media_type = _media_type(resp.headers.get("Content-Type"))
+        media_type = media_type_of(resp.headers.get("Content-Type"))
         if media_type not in MANIFEST_MEDIA_TYPES:
             try:
                 media_type = json.loads(raw).get("mediaType") or media_type
@@ -504,32 +241,75 @@ class RegistryClient:
         expected = ref if is_digest(ref) else header
         if expected and expected.startswith("sha256:") and expected != digest:
             raise RegistryError(
-                f"manifest {self.host}/{repo}{_sep(ref)}{ref} does not match its digest "
+                f"manifest {self.host}/{repo}{ref_sep(ref)}{ref} does not match its digest "
                 f"(got {digest}, expected {expected})",
                 hint="the registry or a proxy altered the manifest; retry, and check any proxy in between",
             )
         return Manifest(raw=raw, media_type=media_type, digest=digest)
 
-    def put_manifest(self, repo: str, tag: str, manifest: Manifest) -> str:
-        """Put ``manifest`` (its exact bytes and media type) under ``repo:tag``. Returns the digest."""
+    def put_manifest(self, repo: str, tag: str, manifest: Manifest, *, read_back: bool = False) -> PutResult:
+        """Put ``manifest`` (its exact bytes and media type) under ``repo:tag`` (a tag or the digest).
+
+        The answer is the read-back when it proves the write (see the module docstring); when it does not,
+        ``read_back=True`` HEADs the tag on this registry (one request) and ``verified`` says whether it
+        serves the manifest's digest there. A redirect to another host is never followed: the tag is then
+        read back here, and a RegistryError raised unless this registry serves the digest under it.
+        Raises RegistryError when the registry refuses the manifest or stores it under another digest.
+        """
         validate_repository(repo)
         self._check_ref(tag)
-        what = f"PUT {self.host}/{repo}{_sep(tag)}{tag}"
+        what = f"PUT {self.host}/{repo}{ref_sep(tag)}{tag}"
         resp = self._call("PUT", f"/v2/{repo}/manifests/{tag}", repo=repo, actions=("pull", "push"),
-                          headers={"Content-Type": manifest.media_type}, data=manifest.raw, what=what)
+                          headers={"Content-Type": manifest.media_type}, data=manifest.raw, what=what,
+                          foreign_redirect_ok=True)
+        if resp.foreign_redirect:
+            return self._verify_redirected_put(repo, tag, manifest, resp.foreign_redirect, what)
         if resp.status_code not in (200, 201, 202):
-            code, _ = _error_detail(resp)
+            code, _ = error_detail(resp)
             hint = None
             if code in ("MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN", "MANIFEST_UNKNOWN"):
                 hint = f"the image's layers must already be in {repo}: push the image there first"
             raise self._fail(resp, what, hint)
-        digest = resp.headers.get("Docker-Content-Digest") or manifest.digest
-        if digest != manifest.digest:
+        header = resp.headers.get("Docker-Content-Digest")
+        if header and header != manifest.digest:
             raise RegistryError(
-                f"registry {self.host} stored {repo}:{tag} as {digest}, not as the manifest's digest {manifest.digest}",
+                f"registry {self.host} stored {repo}:{tag} as {header}, not as the manifest's digest "
+                f"{manifest.digest}",
                 hint="the registry rewrote the manifest; check its media type support",
             )
-        return digest
+        gap = self._put_answer_gap(resp)
+        if not gap:
+            return PutResult(manifest.digest, True, header, VIA_ANSWER)
+        if not read_back:
+            return PutResult(manifest.digest, False, header, VIA_NONE, gap)
+        info = self.head_manifest(repo, tag)
+        seen = info.digest if info else None
+        return PutResult(manifest.digest, seen == manifest.digest, seen, VIA_READ_BACK, gap)
+
+    def _put_answer_gap(self, resp: Answer) -> str:
+        """Why a successful manifest PUT's answer does not prove the write ("" when it does)."""
+        if resp.status_code != 201:
+            return f"the registry answered {resp.status_code}, not 201 Created"
+        if not resp.headers.get("Docker-Content-Digest"):
+            return "the answer has no Docker-Content-Digest"
+        location = resp.headers.get("Location")
+        if not location:
+            return "the answer has no Location"
+        if not same_origin(urljoin(resp.url, location), self.base):
+            return f"the answer's Location is on another host ({location.split('/')[2]})"
+        return ""
+
+    def _verify_redirected_put(self, repo: str, tag: str, manifest: Manifest, host: str, what: str) -> PutResult:
+        reason = f"the registry redirected the PUT to another host ({host}); not followed"
+        info = self.head_manifest(repo, tag)
+        if info is not None and info.digest == manifest.digest:
+            return PutResult(manifest.digest, True, info.digest, VIA_READ_BACK, reason)
+        raise RegistryError(
+            f"{what}: {reason}, and {self.host} serves {info.digest if info else 'nothing'} under {tag}, "
+            f"not {manifest.digest}",
+            hint=f"only what {self.host} itself stores counts: check the registry's configuration and any proxy "
+            "in between (a redirect of a manifest PUT to another host is not a write to this registry)",
+        )
 
     def delete_manifest(self, repo: str, digest: str) -> bool:
         """Delete a manifest by digest; every tag on it goes too. False when it was already gone.
@@ -541,9 +321,9 @@ class RegistryClient:
         resp = self._call("DELETE", f"/v2/{repo}/manifests/{digest}", repo=repo, actions=("delete",), what=what)
         if resp.status_code in (200, 202, 204):
             return True
-        code, text = _error_detail(resp)
+        code, text = error_detail(resp)
         if resp.status_code == 405 or code == "UNSUPPORTED":
-            raise self._refused(f"manifest {repo}@{digest}", text, resp.status_code)
+            raise self._refused(f"manifest {repo}@{digest}", self._scrub(text), resp.status_code)
         if resp.status_code == 404:
             return False
         raise self._fail(resp, what)
@@ -584,9 +364,12 @@ class RegistryClient:
         if resp.status_code == 404 and self.head_manifest(repo, tag) is None:
             return TAG_ABSENT
         if resp.status_code not in (400, 404, 405):
-            code, _ = _error_detail(resp)
+            code, _ = error_detail(resp)
             if code != "UNSUPPORTED":
                 raise self._fail(resp, what)
+        return self._delete_tag_by_throwaway(repo, tag)
+
+    def _delete_tag_by_throwaway(self, repo: str, tag: str) -> str:
         original = self.get_manifest(repo, tag)
         throwaway = make_throwaway(original)
         self.put_manifest(repo, tag, throwaway)
@@ -599,55 +382,132 @@ class RegistryClient:
             raise refused from None
         return TAG_THROWAWAY
 
-    def tags_by_digest(self, repo: str) -> dict[str, list[str]]:
-        """Every tag of ``repo`` grouped by the manifest digest it points at (tags sorted)."""
-        result: dict[str, list[str]] = {}
-        for tag in self.list_tags(repo):
-            info = self.head_manifest(repo, tag)
-            if info is None:  # deleted meanwhile
-                continue
-            result.setdefault(info.digest, []).append(tag)
-        return {digest: sorted(tags) for digest, tags in result.items()}
-
     def _check_ref(self, ref: str) -> None:
         if isinstance(ref, str) and "@" not in ref and ":" in ref:
             validate_digest(ref)
         else:
             validate_tag(ref)
 
+    # -- blobs --------------------------------------------------------------------------------------------------
 
-def make_throwaway(manifest: Manifest) -> Manifest:
-    """A unique manifest with the same blobs as ``manifest`` (one extra annotation), same media type."""
-    doc = manifest.json()
-    annotations = dict(doc.get("annotations") or {})
-    annotations[THROWAWAY_ANNOTATION] = uuid.uuid4().hex
-    doc["annotations"] = annotations
-    raw = json.dumps(doc, indent=3, sort_keys=False).encode()
-    return Manifest.from_bytes(raw, manifest.media_type)
+    def blob_exists(self, repo: str, digest: str) -> int | None:
+        """The size of blob ``digest`` in ``repo``, or None when the repository does not have it."""
+        validate_repository(repo)
+        validate_digest(digest)
+        what = f"HEAD {self.host}/{repo} blob {digest}"
+        resp = self._call("HEAD", f"/v2/{repo}/blobs/{digest}", repo=repo, actions=("pull",), what=what)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise self._fail(resp, what)
+        length = resp.headers.get("Content-Length") or "0"
+        return int(length) if length.isdigit() else 0
+
+    def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
+        """Mount blob ``digest`` from ``from_repo`` into ``repo`` (same registry, nothing uploaded). False when
+        the registry would not mount it (the upload it opened instead is cancelled)."""
+        mounted, location = self._start_upload(repo, digest, from_repo)
+        if not mounted and location:
+            self._cancel_upload(repo, location)
+        return mounted
+
+    def upload_blob(self, repo: str, data: bytes | Path, digest: str | None = None) -> str:
+        """Upload a blob into ``repo`` in one piece (POST, then PUT with the digest): ``data`` as bytes or a
+        file's path (read per attempt, not held in memory). Returns the digest, checked against the answer."""
+        validate_repository(repo)
+        digest = validate_digest(digest) if digest else _digest_of(data)
+        _mounted, location = self._start_upload(repo, digest, None)
+        return self._finish_upload(repo, digest, data, location)
+
+    def push_blob(self, repo: str, digest: str, data: bytes | Path | None = None, *,
+                  mount_from: Sequence[str] = ()) -> str:
+        """Make blob ``digest`` present in ``repo`` at the least cost: a mount from each of ``mount_from``
+        in turn (one request when it works; a registry mounts a blob the repository already has too), else a
+        HEAD, else an upload of ``data`` (into the upload the last refused mount opened). Returns "mounted",
+        "exists" or "uploaded"; RegistryError when the blob is absent and no ``data`` was given."""
+        validate_repository(repo)
+        validate_digest(digest)
+        location = None
+        for source in mount_from:
+            if location:
+                self._cancel_upload(repo, location)
+            mounted, location = self._start_upload(repo, digest, source)
+            if mounted:
+                return BLOB_MOUNTED
+        if self.blob_exists(repo, digest) is not None:
+            if location:
+                self._cancel_upload(repo, location)
+            return BLOB_EXISTS
+        if data is None:
+            if location:
+                self._cancel_upload(repo, location)
+            raise RegistryError(f"blob {digest} is not in {self.host}/{repo} and could not be mounted",
+                                hint="push the image's layers there first, or give the blob's content")
+        self._finish_upload(repo, digest, data, location)
+        return BLOB_UPLOADED
+
+    def _start_upload(self, repo: str, digest: str, from_repo: str | None) -> tuple[bool, str | None]:
+        """POST an upload (a mount when ``from_repo``): (mounted, the upload's location when one was opened)."""
+        validate_repository(repo)
+        path = f"/v2/{repo}/blobs/uploads/"
+        also: tuple[str, ...] = ()
+        if from_repo is not None:
+            validate_repository(from_repo)
+            path += f"?mount={quote(digest, safe='')}&from={quote(from_repo, safe='')}"
+            also = (f"repository:{from_repo}:pull",)
+        what = f"POST {self.host}/{repo} blob upload" + (f" (mount {digest} from {from_repo})" if from_repo else "")
+        resp = self._call("POST", path, repo=repo, actions=("pull", "push"), also=also, what=what)
+        if resp.status_code == 201 and from_repo is not None:
+            return True, None
+        if resp.status_code != 202:
+            raise self._fail(resp, what)
+        location = resp.headers.get("Location")
+        if not location:
+            raise RegistryError(f"{what}: the registry opened an upload without a Location",
+                                hint="check the registry", status=202)
+        location = urljoin(resp.url, location)
+        if not same_origin(location, self.base):
+            raise RegistryError(f"{what}: the registry sends the upload to another host ({location.split('/')[2]})",
+                                hint="only the registry written to is trusted with the image's content")
+        return False, location
+
+    def _finish_upload(self, repo: str, digest: str, data: bytes | Path, location: str | None) -> str:
+        """PUT ``data`` into the open upload at ``location`` (a new one when None, and once more when the
+        registry forgot the upload, as after a retried failure)."""
+        what = f"PUT {self.host}/{repo} blob {digest}"
+        for _try in range(2):
+            if location is None:
+                _mounted, location = self._start_upload(repo, digest, None)
+            sep = "&" if "?" in (location or "") else "?"
+            resp = self._call("PUT", f"{location}{sep}digest={quote(digest, safe='')}", repo=repo,
+                              actions=("pull", "push"), headers={"Content-Type": "application/octet-stream"},
+                              data=data, what=what)
+            if resp.status_code == 404 and error_detail(resp)[0] == "BLOB_UPLOAD_UNKNOWN":
+                location = None
+                continue
+            if resp.status_code not in (201, 204):
+                raise self._fail(resp, what)
+            stored = resp.headers.get("Docker-Content-Digest")
+            if stored and stored != digest:
+                raise RegistryError(f"{what}: the registry stored it as {stored}",
+                                    hint="the content does not match its digest; check the source of the blob")
+            return digest
+        raise self._fail(resp, what)
+
+    def _cancel_upload(self, repo: str, location: str) -> None:
+        """Cancel an upload this client opened and will not use (best effort: an abandoned upload expires)."""
+        try:
+            self._call("DELETE", location, repo=repo, actions=("pull", "push"),
+                       what=f"DELETE {self.host}/{repo} unused blob upload")
+        except RegistryError:
+            pass
 
 
-def _same_scope(a: str, b: str) -> bool:
-    """``repository:x:push,pull`` and ``repository:x:pull,push`` are the same scope (registries vary the order)."""
-    ta, _, aa = a.rpartition(":")
-    tb, _, ab = b.rpartition(":")
-    return ta == tb and set(aa.split(",")) == set(ab.split(","))
-
-
-def _sep(ref: str) -> str:
-    return "@" if is_digest(ref) else ":"
-
-
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip()
-
-
-def _basic_header(creds: Credentials) -> str:
-    import base64
-
-    return "Basic " + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
+def _digest_of(data: bytes | Path) -> str:
+    if not isinstance(data, Path):
+        return sha256_digest(data)
+    h = hashlib.sha256()
+    with data.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
