@@ -83,9 +83,11 @@ TRANSIENT = [
     pytest.param("reset", "HEAD", r"/manifests/1\.2\.3$", TOOL, {}, "ConnectionError", id="reset-HEAD-version"),
     pytest.param("delay", "PUT", r"/manifests/1$", TOOL, {"seconds": 3}, "Timeout", id="timeout-PUT-floating"),
     pytest.param(500, "GET", r"^/v2/$", TOOL, {}, "HTTP 500", id="500-ping"),
-    pytest.param(502, "GET", r"/manifests/sha256:", TOOL, {}, "HTTP 502", id="502-GET-manifest"),
+    # the read-back of the pushed version tag is a GET (its bytes are what the other tags get)
+    pytest.param(502, "GET", r"/manifests/1\.2\.3$", TOOL, {}, "HTTP 502", id="502-GET-manifest"),
     pytest.param(503, "PUT", r"/manifests/1\.2$", TOOL, {}, "HTTP 503", id="503-PUT-floating"),
-    pytest.param(504, "HEAD", r"/manifests/latest$", TOOL, {}, "HTTP 504", id="504-HEAD-readback"),
+    # the settling read of the version tag after every other tag is put (the PUT answers are their read-back)
+    pytest.param(504, "HEAD", r"/manifests/1\.2\.3$", TOOL, {}, "HTTP 504", id="504-HEAD-readback"),
     pytest.param(408, "PUT", r"/manifests/latest$", TOOL, {}, "HTTP 408", id="408-PUT-latest"),
     pytest.param(429, "PUT", r"/manifests/1$", TOOL, {"retry_after": 1}, "HTTP 429 (Retry-After 1)",
                  id="429-retry-after"),
@@ -184,7 +186,7 @@ def test_lasting_engine_push_fault_publishes_nothing_and_rerun_converges(setup):
 
 def test_lasting_fault_after_the_version_tag_leaves_floating_tags_alone(setup):
     old = _first_release(setup)
-    setup.proxy.status("GET", r"/manifests/sha256:", 502, times=None, agent=TOOL)
+    setup.proxy.status("GET", r"/manifests/1\.2\.0$", 502, times=None, agent=TOOL)  # the read-back after the push
     err = failed(setup.release("v1.2.0"))
     assert re.search(r"already published: \S+:1\.2\.0", err)
     assert "re-run the same command" in err
@@ -195,7 +197,7 @@ def test_lasting_fault_after_the_version_tag_leaves_floating_tags_alone(setup):
 
 def test_lasting_fault_on_the_readback_says_what_was_published(setup):
     old = _first_release(setup)
-    setup.proxy.status("HEAD", r"/manifests/latest$", 503, times=None, agent=TOOL)
+    setup.proxy.status("HEAD", r"/manifests/1\.2\.0$", 503, times=None, agent=TOOL)  # settling the version's tags
     err = failed(setup.release("v1.2.0"))
     assert "already published:" in err and "re-run the same command" in err
     _converges(setup, old)

@@ -212,12 +212,14 @@ class _Registry:
             digest = ref if ref.startswith("sha256:") else self.tags[ref]
             return Manifest.from_bytes(self.blobs[digest], OCI_MANIFEST)
 
-    def put_manifest(self, repo, tag, manifest):
+    def put_manifest(self, repo, tag, manifest, read_back=False):
+        from image_release.adapters.registry import PutResult
+
         self._op()
         with self.lock:
             self.blobs[manifest.digest] = manifest.raw
             self.tags[tag] = manifest.digest
-        return manifest.digest
+        return PutResult(manifest.digest, True, manifest.digest, "answer")  # as a 201 answer proves it
 
     def tags_by_digest(self, repo):
         out: dict = {}

@@ -67,9 +67,10 @@ def test_concurrent_releases_leave_every_floating_tag_on_the_highest_version(tmp
 
 def test_the_lower_release_overwriting_after_the_higher_ones_put_is_repaired_and_both_succeed(tmp_path, services):
     """The worst interleaving, forced with two fault proxies (one per job, same registry repository):
-    1.3.0 puts `1`, then 1.2.4 (which does not know 1.3.0) overwrites `1` and `latest`; 1.3.0's read-back
-    sees 1.2.4's image on `1` before 1.2.4's own repair has run. Both jobs must succeed and the tags end
-    on 1.3.0."""
+    1.3.0 puts `1`, then 1.2.4 (which does not know 1.3.0) overwrites `1` and `latest`; 1.3.0 settles its
+    tags (the HEAD of its version tag) while 1.2.4 waits before its own repair reads the tag list. The
+    registry's answer to 1.3.0's PUT was its read-back, so only 1.2.4's repair can see the overwrite. Both
+    jobs must succeed and the tags end on 1.3.0."""
     import threading
 
     from tests.fakes.fault_proxy import FaultProxy
@@ -96,7 +97,7 @@ def test_the_lower_release_overwriting_after_the_higher_ones_put_is_repaired_and
 
         pb.add("PUT", r"/manifests/1$", "pass", agent="python-requests", after=b_put.set)
         pa.hold("PUT", r"/manifests/1$", b_put, agent="python-requests")
-        pb.hold("HEAD", r"/manifests/1$", a_at_repair, agent="python-requests", after=b_read.set)
+        pb.hold("HEAD", r"/manifests/1\.3\.0$", a_at_repair, agent="python-requests", after=b_read.set)
         pa.hold("GET", r"/tags/list", b_read, before=a_at_repair.set)
 
         procs = {"v1.2.4": _start(a, "v1.2.4"), "v1.3.0": _start(b, "v1.3.0")}

@@ -43,18 +43,32 @@ def push_version(run, action) -> None:
         if ref not in r.built_refs:  # a branch build's first tag is not its local dev tag
             run.engine().tag(r.image_id, [ref])
         digest = _push_with_retry(run, ref, docker_auth_config(client.credentials))
-    landed = client.head_manifest(name.repository, action.tag)
+    r.published.append(ref)  # it is out there; a failing read-back says so
+    landed = _read_back(client, name.repository, action.tag)  # the manifest itself: PutTags puts its bytes
     if landed is None or landed.digest != digest:
         raise PublishError(
             f"{ref} does not resolve to the pushed digest {digest} (registry says "
             f"{landed.digest if landed else 'no such tag'})",
             hint="another run may be publishing the same version; re-run the same command",
+            published=tuple(r.published),
         )
-    r.published.append(ref)
     r.digest = digest
     r.pushed[action.image] = digest
+    r.manifests[action.image] = landed
     r.resolved.setdefault(action.image, {})[action.tag] = digest
     run.say(f"pushed {ref}, read back from the registry: {digest}")
+
+
+def _read_back(client, repo: str, tag: str):
+    """The manifest ``repo:tag`` serves now (its bytes checked against its digest), or None."""
+    from image_release.errors import RegistryError
+
+    try:
+        return client.get_manifest(repo, tag)
+    except RegistryError as e:
+        if e.status == 404:
+            return None
+        raise
 
 
 def _push_with_retry(run, ref: str, auth) -> str:

@@ -13,30 +13,27 @@ RERUN = "re-run the same command: it converges (tags already published stay as t
 
 
 def put_tags(run, action) -> None:
-    """The manifest just pushed, put byte for byte under every other tag; then each read back (one HEAD
-    per tag, unless release.registry.verify is off)."""
+    """The manifest just pushed, put byte for byte under every other tag. The registry's answer to each
+    PUT is its read-back; a HEAD follows only where the answer does not prove the write (and only with
+    release.registry.verify, on by default)."""
     name, client = run.registry_for(action.image)
     repo = name.repository
     resolved = run.results.resolved.setdefault(action.image, {})
-    digest = run.results.pushed[action.image]
-    manifest = client.get_manifest(repo, digest)
+    manifest = run.results.manifests[action.image]
+    verify = run.settings.registry_verify
     for tag in action.tags:
         try:
-            client.put_manifest(repo, tag, manifest)
+            put = client.put_manifest(repo, tag, manifest, read_back=verify)
         except ReleaseError as e:
             raise PublishError(f"could not tag {action.image}:{tag}: {e.message}", hint=RERUN,
                                published=tuple(run.results.published)) from None
-        run.results.published.append(f"{action.image}:{tag}")
-        run.say(f"tagged {action.image}:{tag} -> {digest[:19]}")
-    if not run.settings.registry_verify:
-        return
-    for tag in action.tags:
-        info = client.head_manifest(repo, tag)
-        resolved[tag] = info.digest if info else None
-        if resolved[tag] != digest and tag not in action.settled_later:
-            raise PublishError(f"{action.image}:{tag} resolves to {resolved[tag] or 'nothing'}, not {digest}",
+        resolved[tag] = put.seen if verify else manifest.digest
+        if verify and not put.verified and tag not in action.settled_later:
+            raise PublishError(f"{action.image}:{tag} resolves to {put.seen or 'nothing'}, not {manifest.digest}",
                                hint="re-run the same command to converge", published=tuple(run.results.published))
         # A tag a concurrent release moved since our put is Converge's business.
+        run.results.published.append(f"{action.image}:{tag}")
+        run.say(f"tagged {action.image}:{tag} -> {manifest.digest[:19]}")
 
 
 def converge(run, action) -> None:

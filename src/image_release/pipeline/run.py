@@ -74,6 +74,7 @@ class Results:
     release_url: str | None = None
     notes_file: str | None = None
     pushed: dict[str, str] = field(default_factory=dict)  # image -> the digest this run pushed
+    manifests: dict[str, Any] = field(default_factory=dict)  # image -> that manifest, as read back
     resolved: dict[str, dict[str, str | None]] = field(default_factory=dict)  # image -> tag -> digest read back
 
 
