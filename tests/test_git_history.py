@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from image_release.adapters import git_history as gh
+from image_release.adapters.git_cmd import redact
+from image_release.adapters.git_repo import GitRepo as Repo
 from image_release.core.changelog import RepoLinks, build_changelog
+from image_release.core.history import pick_previous
 from image_release.core.versions import parse_version
 from image_release.errors import GitError, VersionError
 from tests.fixtures.gitrepo import GIT_ENV, GitRepo
@@ -325,9 +328,9 @@ def test_shallow_clone_that_cannot_be_deepened_is_reported(origin: GitRepo, tmp_
 def test_remote_tags(origin: GitRepo, tmp_path: Path):
     shallow = clone(origin, tmp_path / "shallow", "--depth", "1", "--no-tags")
     assert gh.version_tags(shallow.path) == []
-    assert gh.remote_tags(shallow.path) == ["v1.1.0", "v1.2.0", "v1.3.0", "v1.3.1"]
+    assert Repo(shallow.path).remote_tags() == ["v1.1.0", "v1.2.0", "v1.3.0", "v1.3.1"]
     with pytest.raises(GitError) as e:
-        gh.remote_tags(shallow.path, remote="upstream")
+        Repo(shallow.path).remote_tags(remote="upstream")
     assert "upstream" in (e.value.hint or "")
 
 
@@ -370,7 +373,7 @@ def test_random_histories_match_brute_force(git_repo: GitRepo, seed: int):
     for name, version, sha in tags:
         reachable = set(git_repo.git("rev-list", sha).split())  # every ancestor, by a plain walk
         ancestors = [t for t in tags if t[2] in reachable]
-        expected = gh.pick_previous(version, ancestors)
+        expected = pick_previous(version, ancestors)
         assert gh.previous_release(git_repo.path, name) == expected, name
         same_as_combined(git_repo, name)
 
@@ -381,6 +384,6 @@ def test_credentials_in_remote_urls_never_reach_errors(origin: GitRepo, tmp_path
     st = gh.ensure_history(shallow.path, None, deepen=True)
     assert not st.complete and "SECRET" not in (st.reason or "") and "SECRET" not in st.note
     with pytest.raises(GitError) as e:
-        gh.remote_tags(shallow.path)
+        Repo(shallow.path).remote_tags()
     assert "SECRET" not in str(e.value)
-    assert gh.redact("fatal: unable to access 'https://u:p@h/x/': no") == "fatal: unable to access 'https://***@h/x/': no"
+    assert redact("fatal: unable to access 'https://u:p@h/x/': no") == "fatal: unable to access 'https://***@h/x/': no"
