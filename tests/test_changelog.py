@@ -208,6 +208,34 @@ def test_web_url_from_remote_drops_credentials(remote, web):
         assert "secret" not in web
 
 
+@pytest.mark.parametrize(
+    "remote, web",
+    [
+        # issue 14: a token holding "/" was read as host and port (a crash that printed it)
+        ("https://x-access-token:ghs_se/cret@github.com/o/r.git", "https://github.com/o/r"),
+        ("https://oauth2:glpat-se/cr/et@gitlab.example.com:8443/g/p.git", "https://gitlab.example.com:8443/g/p"),
+        ("https://se:cr/et:99@GitHub.com/o/r", "https://github.com/o/r"),
+        ("https://secret%2Fx@github.com/o/r", "https://github.com/o/r"),
+        ("https://u:se?cr#et@github.com/o/r.git", "https://github.com/o/r"),
+        ("ssh://git@GitLab.example.com:2222/g/p.git", "https://gitlab.example.com/g/p"),
+        ("https://[::1]:8080/o/r", "https://[::1]:8080/o/r"),
+        ("https://github.com/o/r?ref=x", "https://github.com/o/r"),
+        ("https://github.com:notaport/o/r", None),
+        ("https://secret@/o/r", None),
+        ("ftp://github.com/o/r", None),
+    ],
+)
+def test_web_url_from_remote_tokens_with_any_characters(remote, web):
+    assert web_url_from_remote(remote) == web
+    assert "se" not in (web or "").replace("https", "")
+
+
+@given(token=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="@\x00"), min_size=1))
+def test_web_url_from_remote_never_raises_nor_keeps_a_token(token):
+    web = web_url_from_remote(f"https://x-access-token:{token}@github.com/o/r.git")
+    assert web == "https://github.com/o/r"
+
+
 def test_guess_kind():
     assert guess_kind("https://gitlab.example.com/g/p") == "gitlab"
     assert guess_kind("https://github.com/o/r") == "github"

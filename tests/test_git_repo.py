@@ -278,3 +278,49 @@ def test_history_reads_reuse_the_tag_list(git_repo: Fixture, git_counter: GitCou
     git_counter.reset()
     assert git_history.release_history(git_repo.path, "v1.0.1").previous == "v1.0.0"  # a path: 2 processes
     assert commands(git_counter) == ["for-each-ref", "log"]
+
+
+# --- credentials in remote URLs (issue 14) ------------------------------------------------------
+
+SLASH_TOKEN = "ghs_SECRET/part2SECRET"
+
+
+@pytest.mark.parametrize("message", [
+    "fatal: unable to access 'https://x-access-token:{t}@github.com/o/r.git/': The requested URL returned error: 403",
+    "fatal: repository 'https://oauth2:{t}@gitlab.example.com:8443/g/p.git/' not found",
+    "remote: https://{t}@github.com/o/r and https://u:{t}@h/x",
+])
+def test_redact_tokens_holding_slashes(message):
+    for token in (SLASH_TOKEN, "SECRETa/b:c/dSECRET", "SECRET%2Fen", "SECRET/" * 20):
+        out = git_cmd.redact(message.format(t=token))
+        assert "SECRET" not in out and "***@" in out
+
+
+def test_slash_token_never_reaches_git_errors(git_repo: Fixture, tmp_path: Path):
+    git_repo.commit()
+    git_repo.tag("v1.0.0")
+    shallow = clone(git_repo, tmp_path / "shallow", "--depth", "1")
+    shallow.git("remote", "set-url", "origin", f"http://x-access-token:{SLASH_TOKEN}@127.0.0.1:9/o/r.git")
+    st = git_history.ensure_history(shallow.path, None, deepen=True)
+    assert not st.complete and "SECRET" not in f"{st.reason} {st.note}"
+    with pytest.raises(GitError) as e:
+        GitRepo(shallow.path).remote_tags()
+    assert "SECRET" not in str(e.value)
+
+
+def test_cli_with_a_slash_token_in_origin(git_repo: Fixture):
+    """`invoke version` in a checkout whose origin URL holds a token with "/": no crash, no token."""
+    import sys
+
+    git_repo.commit("feat: a", {"tasks.py": "from image_release.tasks import ns  # noqa: F401\n",
+                                "Dockerfile": "FROM scratch\n",
+                                "invoke.yaml": "release:\n  images: [127.0.0.1:9/o/app]\n  forge: {type: none}\n"
+                                               "  known_versions: {registry: false}\n"})
+    git_repo.git("remote", "add", "origin", f"https://x-access-token:{SLASH_TOKEN}@github.com/o/r.git")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GITLAB_", "CI", "INVOKE_"))}
+    for args in (["version", "--tag", "v1.0.0"], ["version", "--tag", "v1.0.0", "--json"]):
+        out = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=git_repo.path, env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert "SECRET" not in out.stdout + out.stderr
+        assert "https://github.com/o/r" in out.stdout  # the labels still name the repository

@@ -43,7 +43,9 @@ def git_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
+# A URL's userinfo runs to the last "@" of the URL: a token may hold "/", ":" or "%2F". A URL ends
+# at whitespace, a quote or an angle bracket, as in git's messages.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"<>]*@")
 
 
 def redact(text: str) -> str:

@@ -174,32 +174,46 @@ class RepoLinks:
         return f"{self.web_url}/pull/{number}"
 
 
+_SCHEME_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
+_HOST = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]*))?$")
+
+
 def web_url_from_remote(remote_url: str) -> str | None:
     """The https web URL of a git remote URL, without credentials; None when it has no host.
 
     ``git@github.com:o/r.git`` -> ``https://github.com/o/r``;
     ``https://user:token@gitlab.com/g/p.git`` -> ``https://gitlab.com/g/p`` (userinfo dropped).
+    Everything up to the last ``@`` is userinfo, so a token holding ``/``, ``:`` or ``?``
+    (``https://oauth2:a/b@host/g/p``) is dropped whole, never read as a host or a port.
     """
     url = remote_url.strip()
     if not url:
         return None
-    scp = re.match(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$", url)
-    if "://" not in url and scp:
-        host, path = scp.group("host"), scp.group("path")
-    else:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https", "ssh", "git") or not parts.hostname:
+    m = _SCHEME_URL.match(url)
+    if m is None:
+        scp = re.match(r"^(?:[^@/]+@)?(?P<host>[^:/@]+):(?P<path>[^/].*)$", url, re.DOTALL)
+        if not scp:
             return None
-        host = parts.hostname
-        if parts.port and parts.scheme in ("http", "https"):
-            host = f"{host}:{parts.port}"
-        path = parts.path
+        scheme, host, path = "https", scp.group("host").lower(), scp.group("path")
+    else:
+        scheme = m.group("scheme").lower()
+        if scheme not in ("http", "https", "ssh", "git"):
+            return None
+        rest = m.group("rest").rpartition("@")[2]  # userinfo dropped, whatever it holds
+        authority, _, path = rest.partition("/")
+        path = re.split(r"[?#]", path, maxsplit=1)[0]
+        hm = _HOST.match(authority)
+        if not hm:
+            return None
+        host = hm.group("host").lower()
+        if hm.group("port") and scheme in ("http", "https"):
+            host = f"{host}:{int(hm.group('port'))}"
+        scheme = "http" if scheme == "http" else "https"
     path = path.strip("/")
     if path.endswith(".git"):
         path = path[:-4]
-    if not path:
+    if not path or not host:
         return None
-    scheme = "http" if url.startswith("http://") else "https"
     return urlunsplit((scheme, host, "/" + path, "", ""))
 
 
