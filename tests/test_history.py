@@ -33,3 +33,20 @@ def test_ancestry_batches_best_first():
     assert ancestry_batches([]) == []
     assert first_ancestor(batches[0], {"v1.12.0", "v1.15.0", "v1.2.0"}) == "v1.15.0"
     assert first_ancestor(batches[0], {"v1.2.0"}) is None
+
+
+def test_prefixed_tags_are_versions_only_with_their_prefix():
+    import pytest
+
+    from image_release.core.history import tag_version
+    from image_release.errors import VersionError
+
+    refs = [("api/v1.2.0", "a"), ("web-v0.3.0", "w"), ("v2.0.0", "r"), ("api/nightly", "n"), ("api/v1.3.0", None)]
+    assert [t.name for t in version_tags(refs, "api/")] == ["api/v1.2.0"]
+    assert [t.version for t in version_tags(refs, "web-")] == [V("0.3.0")]
+    assert [t.name for t in version_tags(refs)] == ["v2.0.0"]
+    assert tag_version("api/v1.2.0", "api/") == V("1.2.0") and tag_version("v1.0.0") == V("1.0.0")
+    with pytest.raises(VersionError):
+        tag_version("web-v0.3.0", "api/")
+    with pytest.raises(VersionError):
+        tag_version("api/v1.2.0")

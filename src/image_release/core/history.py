@@ -11,7 +11,9 @@ questions this module asks; the decisions are here:
 - a prerelease's previous is the highest version of any kind below it (``v1.0.0-rc.2`` lists
   since ``v1.0.0-rc.1``);
 - the same version under another name (``1.2.3`` next to ``v1.2.3``, or another ``+build``) is not
-  "below" and never counts.
+  "below" and never counts;
+- with a tag prefix (monorepos: ``api/v1.2.0`` has the prefix ``api/``), only tags with that
+  prefix are versions, read without it; without one, ``api/v1.2.0`` is no version at all.
 
 This is how GoReleaser and semantic-release decide it. To ask git little, the candidates are
 checked best first in batches (:func:`ancestry_batches`): the best one alone (the adapter proves it
@@ -23,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from image_release.core.versions import Version, is_prerelease, parse_tag_lenient
+from image_release.core.versions import Version, is_prerelease, parse_tag_lenient, parse_version
+from image_release.errors import VersionError
 
 FIRST_BATCH = 8  # candidates checked in the first, cheap ancestry walk
 
@@ -36,14 +39,24 @@ class VersionTag(NamedTuple):
     sha: str
 
 
-def version_tags(refs: Iterable[tuple[str, str | None]]) -> list[VersionTag]:
+def tag_version(tag: str, prefix: str = "") -> Version:
+    """The version of the release tag ``tag`` (``prefix`` removed first); VersionError when the
+    tag lacks the prefix or is no SemVer version after it."""
+    if prefix and not tag.startswith(prefix):
+        raise VersionError(f"tag {tag!r} does not start with the tag prefix {prefix!r}",
+                           hint=f"release a tag of the form {prefix}v1.2.3, or fix the tag prefix")
+    return parse_version(tag[len(prefix):])
+
+
+def version_tags(refs: Iterable[tuple[str, str | None]], prefix: str = "") -> list[VersionTag]:
     """The tags among ``refs`` ((name, commit sha or None for a tag of a tree or blob)) that are
-    versions, lowest version first (ties by name)."""
+    versions, lowest version first (ties by name). With ``prefix``, only the tags that start with
+    it, read without it (``api/v1.2.0`` is 1.2.0 for the prefix ``api/``)."""
     out: list[VersionTag] = []
     for name, sha in refs:
-        if sha is None:
+        if sha is None or not name.startswith(prefix):
             continue
-        version = parse_tag_lenient(name)
+        version = parse_tag_lenient(name[len(prefix):])
         if version is not None:
             out.append(VersionTag(name, version, sha))
     out.sort(key=lambda t: (t[1], t[0]))
