@@ -324,3 +324,65 @@ def test_cli_with_a_slash_token_in_origin(git_repo: Fixture):
         assert out.returncode == 0, out.stderr
         assert "SECRET" not in out.stdout + out.stderr
         assert "https://github.com/o/r" in out.stdout  # the labels still name the repository
+
+
+# --- untracked files in the build context (issue 14) --------------------------------------------
+
+
+def test_untracked_files_in_the_context_honour_gitignore(git_repo: Fixture, git_counter: GitCounter):
+    git_repo.commit("feat: app", {"app/main.py": "x\n", "app/.gitignore": "*.log\nbuild/\n", "other/o.txt": "o\n"})
+    for name in ("app/new.py", "app/deep/er/x.txt", "app/debug.log", "app/build/out.bin", "other/stray.txt",
+                 "top.txt", "app/ünï cödé.txt"):
+        p = git_repo.path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("u\n")
+    git_counter.reset()
+    repo = GitRepo(git_repo.path)
+    tree = repo.worktree(untracked_in="app")
+    assert tree.untracked == ("app/deep/er/x.txt", "app/new.py", "app/ünï cödé.txt") and not tree.dirty
+    assert repo.worktree(untracked_in=".").untracked == (
+        "app/deep/er/x.txt", "app/new.py", "app/ünï cödé.txt", "other/stray.txt", "top.txt")
+    assert repo.worktree(untracked_in=git_repo.path / "other").untracked == ("other/stray.txt",)
+    assert repo.worktree().untracked == () and not repo.worktree().dirty  # the tracked part, read already
+    assert commands(git_counter) == ["status", "rev-parse"]
+
+
+def test_untracked_files_from_a_project_below_the_top(git_repo: Fixture):
+    """The project (GitRepo root) is a directory of a monorepo; the context is relative to it."""
+    git_repo.commit("feat: api", {"services/api/Dockerfile": "FROM scratch\n", "services/web/w": "w\n"})
+    (git_repo.path / "services/api/src").mkdir()
+    (git_repo.path / "services/api/src/leak.env").write_text("x\n")
+    (git_repo.path / "services/web/stray").write_text("x\n")
+    (git_repo.path / "services/api/Dockerfile").write_text("FROM scratch\nCOPY . /\n")
+    repo = GitRepo(git_repo.path / "services/api")
+    tree = repo.worktree(untracked_in=".")
+    assert tree.untracked == ("src/leak.env",)
+    assert tree.changed == ("services/api/Dockerfile",) and tree.dirty
+    assert repo.worktree(untracked_in="../web").untracked == ("../web/stray",)
+    assert repo.worktree(untracked_in="../../..").untracked == ()  # outside the repository
+    assert repo.layout().prefix == "services/api/" and not repo.layout().shallow
+
+
+def test_untracked_outside_a_repository(tmp_path: Path):
+    (tmp_path / "f").write_text("x")
+    assert GitRepo(tmp_path).worktree(untracked_in=".").untracked == ()
+
+
+# --- a repository without commits (issue 14) ----------------------------------------------------
+
+
+def test_repository_without_commits_gives_one_clear_error(git_repo: Fixture):
+    (git_repo.path / "Dockerfile").write_text("FROM scratch\n")
+    repo = GitRepo(git_repo.path)
+    reads = [
+        lambda: git_history.release_history(repo, "v1.0.0"),
+        lambda: git_history.release_history(repo, "v1.0.0", ref="HEAD"),
+        lambda: git_history.commits_between(git_repo.path, None, "HEAD"),
+        lambda: git_history.release_history(git_repo.path, "api/v1.0.0", prefix="api/", paths=["api"]),
+    ]
+    for read in reads:
+        with pytest.raises(GitError) as e:
+            read()
+        assert "has no commits yet" in e.value.message and "git commit" in e.value.hint
+    assert repo.worktree(untracked_in=".").untracked == ("Dockerfile",)
+    assert git_history.ensure_history(repo, None, deepen=True).complete  # nothing to deepen

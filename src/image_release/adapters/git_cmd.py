@@ -120,7 +120,15 @@ def error(root: str | os.PathLike, stderr: str, what: str) -> GitError:
     if "dubious ownership" in low:
         return GitError(f"git refuses {path}: owned by another user (safe.directory)",
                         hint=f"git config --global --add safe.directory {path}")
+    if "does not have any commits yet" in low:
+        return no_commits(path)
     lines = stderr.splitlines()
     last = lines[-1] if lines else "no message"
     first = next((ln for ln in lines if ln.startswith("fatal:")), last)
     return GitError(f"{what} failed in {path}: {first.removeprefix('fatal: ')}")
+
+
+def no_commits(path: str | os.PathLike) -> GitError:
+    """The error of every history read in a repository without commits."""
+    return GitError(f"the git repository {path} has no commits yet: there is no history to release",
+                    hint="commit the project (`git add -A && git commit`), tag that commit, then release the tag")

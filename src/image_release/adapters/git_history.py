@@ -35,8 +35,8 @@ from image_release.core.history import (
     candidates,
     first_ancestor,
 )
+from image_release.core.history import tag_version
 from image_release.core.history import version_tags as _version_tags
-from image_release.core.versions import parse_version
 from image_release.errors import GitError
 
 SHALLOW_NOTE = "changelog may be incomplete: shallow clone"
@@ -100,11 +100,12 @@ def _rev_ok(ref: str, what: str) -> str:
 # --- tags ----------------------------------------------------------------------------------------
 
 
-def version_tags(repo_dir: Repo) -> list[VersionTag]:
+def version_tags(repo_dir: Repo, *, prefix: str = "") -> list[VersionTag]:
     """Every tag that is a SemVer version, as (tag name, version, commit sha), lowest version first
-    (ties by name). Annotated tags give the commit they point at. One git process (none when the
-    ``GitRepo`` given has listed its tags already)."""
-    return _version_tags(as_repo(repo_dir).tags())
+    (ties by name). Annotated tags give the commit they point at. With ``prefix`` (a monorepo
+    target's ``api/``), only the tags with it count. One git process (none when the ``GitRepo``
+    given has listed its tags already)."""
+    return _version_tags(as_repo(repo_dir).tags(), prefix)
 
 
 def _merged(repo: GitRepo, start: str, names: list[str]) -> set[str]:
@@ -124,6 +125,8 @@ def _start(tag: str, ref: str | None, tags: list[VersionTag], repo: GitRepo) -> 
         return _rev_ok(ref, "revision")
     _rev_ok(tag, "tag")
     if not any(t.name == tag for t in tags):
+        if repo.is_repository and not repo.facts().sha:
+            raise git_cmd.no_commits(repo.root)
         raise _unknown_ref(repo.root, tag, None)
     return f"refs/tags/{tag}"
 
@@ -143,7 +146,7 @@ def _first_ancestor(repo: GitRepo, start: str, pool: list[VersionTag]) -> str | 
     return None
 
 
-def previous_release(repo_dir: Repo, tag: str, *, ref: str | None = None) -> str | None:
+def previous_release(repo_dir: Repo, tag: str, *, ref: str | None = None, prefix: str = "") -> str | None:
     """The previous release of ``tag``: the highest SemVer tag below it that is an ancestor of it
     (finals skip prereleases; see ``image_release.core.history``). None for a first release.
 
@@ -151,11 +154,12 @@ def previous_release(repo_dir: Repo, tag: str, *, ref: str | None = None) -> str
     the few highest candidates, which walks only back to them (a third, over the other
     candidates, when none of those is an ancestor, as for a release on a branch that never
     merged the newest tags). ``ref`` is the commit to look from when the tag does not exist
-    locally yet (default: the tag).
+    locally yet (default: the tag). With ``prefix`` (monorepos: ``api/`` for ``api/v1.2.0``),
+    only the tags with that prefix are releases.
     """
-    version = parse_version(tag)
+    version = tag_version(tag, prefix)
     repo = as_repo(repo_dir)
-    tags = version_tags(repo)
+    tags = version_tags(repo, prefix=prefix)
     start = _start(tag, ref, tags, repo)
     return _first_ancestor(repo, start, candidates(version, tags))
 
@@ -187,26 +191,46 @@ def _parse_log(out: str) -> tuple[list[Commit], set[str]]:
     return commits, boundary
 
 
-def _log(repo_dir: Repo, since: str | None, until: str, *, boundary: bool = False):
+def _log(repo_dir: Repo, since: str | None, until: str, *, boundary: bool = False, paths: tuple[str, ...] = ()):
     rng = f"{since}..{until}" if since else until
     args = ["log", "-z", f"--format={_LOG_FORMAT}"] + (["--boundary"] if boundary else [])
+    if paths:  # every commit that touches them on any branch, and the merges that brought them in
+        args.append("--full-history")
     try:
-        out = _git(repo_dir, *args, "--end-of-options", rng, "--", what="git log")
+        out = _git(repo_dir, *args, "--end-of-options", rng, "--", *paths, what="git log")
     except GitError as exc:
         if "bad revision" in exc.message or "unknown revision" in exc.message or "ambiguous argument" in exc.message:
+            repo = as_repo(repo_dir)
+            if repo.is_repository and not repo.facts().sha:
+                raise git_cmd.no_commits(repo.root) from None
             bad = since if since and since in exc.message else until
             raise _unknown_ref(_root(repo_dir), bad, exc) from None
         raise
     return _parse_log(out)
 
 
-def commits_between(repo_dir: Repo, since: str | None, until: str) -> list[Commit]:
+def commits_between(repo_dir: Repo, since: str | None, until: str, *, paths=()) -> list[Commit]:
     """Commits reachable from ``until`` and not from ``since`` (all of ``until``'s history when
-    ``since`` is None), newest first as ``git log`` orders them, merges included. One git process."""
+    ``since`` is None), newest first as ``git log`` orders them, merges included. One git process.
+
+    With ``paths`` (relative to the repository directory given; git pathspecs), only the commits
+    that touch them (``git log --full-history -- paths``: on any branch, and the merges that
+    brought such changes in, e.g. a pull request merge; not the merges that brought in only other
+    paths)."""
     _rev_ok(until, "revision")
     if since:
         _rev_ok(since, "revision")
-    return _log(repo_dir, since, until)[0]
+    return _log(repo_dir, since, until, paths=_paths_ok(paths))[0]
+
+
+def _paths_ok(paths) -> tuple[str, ...]:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = (paths,)
+    out = tuple(os.fspath(p) for p in paths)
+    for p in out:
+        if not p or any(c in p for c in "\0\n"):
+            raise GitError(f"path {p!r} cannot limit the changelog", hint="give paths relative to the project")
+    return out
 
 
 @dataclass(frozen=True)
@@ -219,41 +243,41 @@ class ReleaseRange:
     commits: tuple[Commit, ...]
 
 
-def release_history(repo_dir: Repo, tag: str, *, ref: str | None = None) -> ReleaseRange:
+def release_history(repo_dir: Repo, tag: str, *, ref: str | None = None, prefix: str = "",
+                    paths=()) -> ReleaseRange:
     """``previous_release`` and ``commits_between`` together, in two git processes: the tag list,
     then one ``git log --boundary`` from the best candidate, whose boundary proves that candidate
     is an ancestor (an ancestor of the release is always a boundary commit of ``cand..release``).
     When it is not (a release on a branch that never merged the newest tags), the ancestry walk and
-    a second log follow. Same answers as the two functions; ``ref`` as in ``previous_release``."""
-    version = parse_version(tag)
+    a second log follow. Same answers as the two functions; ``ref`` and ``prefix`` as in
+    ``previous_release``, ``paths`` as in ``commits_between`` (with paths the boundary proves
+    nothing, so it is the ancestry walk and one log: three processes)."""
+    version = tag_version(tag, prefix)
+    paths = _paths_ok(paths)
     repo = as_repo(repo_dir)
-    tags = version_tags(repo)
+    tags = version_tags(repo, prefix=prefix)
     start = _start(tag, ref, tags, repo)
     pool = candidates(version, tags)
     if not pool:
-        return ReleaseRange(tag, None, tuple(_log(repo_dir, None, start)[0]))
+        return ReleaseRange(tag, None, tuple(_log(repo, None, start, paths=paths)[0]))
     top, _v, top_sha = pool[0]
-    commits, boundary = _log(repo_dir, f"refs/tags/{top}", start, boundary=True)
-    if top_sha in boundary:
-        return ReleaseRange(tag, top, tuple(commits))
+    if not paths:
+        commits, boundary = _log(repo, f"refs/tags/{top}", start, boundary=True)
+        if top_sha in boundary:
+            return ReleaseRange(tag, top, tuple(commits))
     previous = _first_ancestor(repo, start, pool)
-    if previous == top:  # the empty range: the candidate is the release commit itself
+    if previous == top and not paths:  # the empty range: the candidate is the release commit itself
         return ReleaseRange(tag, top, tuple(commits))
     since = f"refs/tags/{previous}" if previous else None
-    return ReleaseRange(tag, previous, tuple(_log(repo_dir, since, start)[0]))
+    return ReleaseRange(tag, previous, tuple(_log(repo, since, start, paths=paths)[0]))
 
 
 # --- shallow clones ------------------------------------------------------------------------------
 
 
 def _shallow_state(repo_dir: Repo) -> tuple[bool, Path]:
-    out = _git(repo_dir, "rev-parse", "--is-shallow-repository", "--git-path", "shallow", what="git rev-parse")
-    lines = out.splitlines()
-    shallow = bool(lines) and lines[0].strip() == "true"
-    shallow_file = Path(lines[1].strip()) if len(lines) > 1 else Path(".git/shallow")
-    if not shallow_file.is_absolute():
-        shallow_file = _root(repo_dir) / shallow_file
-    return shallow, shallow_file
+    layout = as_repo(repo_dir).layout()
+    return layout.shallow, layout.shallow_file
 
 
 def is_shallow(repo_dir: Repo) -> bool:

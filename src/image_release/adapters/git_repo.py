@@ -10,7 +10,10 @@ run through ``image_release.adapters.git_cmd``):
   tag with the commit it points at, the default branch); ``facts`` adds one ``git config`` (the
   origin URL, ``init.defaultBranch``) and, on a detached or unborn HEAD only, one ``git log -1``.
   So HEAD facts and the tag list cost 2 processes (3 on a detached HEAD); outside a repository 1.
-- :meth:`GitRepo.worktree`: one ``git status``;
+- :meth:`GitRepo.worktree`: one ``git status`` (tracked changes, and the untracked files under a
+  directory such as the build context);
+- :meth:`GitRepo.layout`: one ``git rev-parse`` (where the root is in the repository, whether
+  the clone is shallow), for the untracked files and the history's shallow-clone check;
 - :meth:`GitRepo.remote_tags`: one ``git ls-remote`` (none when origin is not configured).
 
 The module functions (:func:`read_facts`, :func:`tag_names`, ...) are the same reads on a fresh
@@ -20,6 +23,7 @@ The module functions (:func:`read_facts`, :func:`tag_names`, ...) are the same r
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,14 +53,25 @@ class TagRef(NamedTuple):
 
 @dataclass(frozen=True)
 class WorkTree:
-    """Uncommitted changes of the working tree, from ``git status`` (paths relative to the
-    top of the repository)."""
+    """Uncommitted changes of the working tree, from ``git status``."""
 
-    changed: tuple[str, ...] = ()  # tracked files with changes, staged or not
+    changed: tuple[str, ...] = ()  # tracked files with changes, staged or not (from the top of the repository)
+    # Untracked files that .gitignore does not ignore, under the directory asked about (see
+    # GitRepo.worktree), relative to the GitRepo's root: what a build context would add unseen.
+    untracked: tuple[str, ...] = ()
 
     @property
     def dirty(self) -> bool:
         return bool(self.changed)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the GitRepo's root sits in its repository, and whether the clone is shallow."""
+
+    prefix: str  # the root's path from the top of the repository: "" at the top, "sub/dir/" below
+    shallow: bool  # a shallow clone (`git clone --depth`, CI checkouts)
+    shallow_file: Path  # the file that lists the shallow boundary's commits
 
 
 @dataclass
@@ -77,12 +92,13 @@ class GitRepo:
         self._refs: _Refs | None = None
         self._refs_error: GitError | None = None  # why this is not a repository
         self._facts: GitFacts | None = None
-        self._worktree: WorkTree | None = None
+        self._status: tuple[tuple[str, ...], list[str] | None] | None = None
+        self._layout: Layout | None = None
         self._config: dict[str, str] | None = None
 
     def forget(self) -> None:
         """Drop what was read (after a fetch changed the tags or the history)."""
-        self._refs = self._refs_error = self._facts = self._worktree = self._config = None
+        self._refs = self._refs_error = self._facts = self._config = self._layout = self._status = None
 
     def __repr__(self) -> str:
         return f"GitRepo({str(self.root)!r})"
@@ -173,19 +189,65 @@ class GitRepo:
         return self._config
 
     # -- working tree -----------------------------------------------------------------------
-    def worktree(self) -> WorkTree:
-        """Uncommitted changes to tracked files (one ``git status``); empty outside a repository."""
-        if self._worktree is None:
-            if self._refs_error is not None or not self.root.is_dir():
-                return WorkTree()
-            code, out, err = git_cmd.spawn(self.root, "status", "--porcelain=v2", "-z", "--untracked-files=no")
-            if code != 0:
-                if git_cmd.NOT_A_REPOSITORY in err.lower():
-                    self._refs_error = git_cmd.error(self.root, err, "git status")
-                    return WorkTree()
-                raise git_cmd.error(self.root, err, "git status")
-            self._worktree = WorkTree(changed=tuple(_status_paths(out)))
-        return self._worktree
+    def worktree(self, untracked_in: str | os.PathLike | None = None) -> WorkTree:
+        """Uncommitted changes to tracked files, and with ``untracked_in`` (a directory, relative to
+        the root, such as the build context) the untracked files under it that .gitignore (and
+        .git/info/exclude, core.excludesFile) does not ignore. One ``git status`` answers every
+        later call (a second one only when untracked files are asked for after a call without);
+        the untracked files also need :meth:`layout` (one ``git rev-parse``, shared with the
+        shallow-clone check). Empty outside a repository."""
+        want_untracked = untracked_in is not None
+        if self._status is None or (want_untracked and self._status[1] is None):
+            self._status = self._read_status(want_untracked)
+        changed, untracked = self._status
+        if not want_untracked or not untracked:
+            return WorkTree(changed=changed)
+        return WorkTree(changed=changed, untracked=self._under(os.fspath(untracked_in), untracked))
+
+    def _read_status(self, untracked: bool) -> tuple[tuple[str, ...], list[str] | None]:
+        """(tracked paths with changes, untracked paths or None when not asked for)."""
+        if self._refs_error is not None or not self.root.is_dir():
+            return (), []
+        mode = "--untracked-files=all" if untracked else "--untracked-files=no"
+        code, out, err = git_cmd.spawn(self.root, "status", "--porcelain=v2", "-z", mode)
+        if code != 0:
+            if git_cmd.NOT_A_REPOSITORY in err.lower():
+                self._refs_error = git_cmd.error(self.root, err, "git status")
+                return (), []
+            raise git_cmd.error(self.root, err, "git status")
+        entries = _status_entries(out)
+        changed = tuple(p for kind, p in entries if kind in "12u")
+        return changed, ([p for kind, p in entries if kind == "?"] if untracked else None)
+
+    def _under(self, directory: str, paths: list[str]) -> tuple[str, ...]:
+        """Those of ``paths`` (from the top of the repository) under ``directory`` (relative to the
+        root, or absolute), relative to the root."""
+        prefix = self.layout().prefix
+        rel = Path(directory)
+        if rel.is_absolute():
+            rel = Path(os.path.relpath(rel.resolve(), self.root.resolve()))
+        top = posixpath.normpath(posixpath.join(prefix or ".", rel.as_posix()))
+        if top == ".." or top.startswith("../"):
+            return ()  # outside the repository: git knows nothing of it
+        inside = [p for p in paths if top == "." or p == top or p.startswith(top.rstrip("/") + "/")]
+        return tuple(posixpath.relpath(p, prefix.rstrip("/") or ".") for p in inside)
+
+    def layout(self) -> Layout:
+        """The root's place in the repository and whether the clone is shallow (one
+        ``git rev-parse``); GitError outside a repository."""
+        if self._layout is None:
+            out = git_cmd.run(self.root, "rev-parse", "--show-prefix", "--is-shallow-repository",
+                              "--git-path", "shallow", what="git rev-parse")
+            lines = out.rstrip("\n").split("\n")
+            if len(lines) < 3:
+                raise GitError(f"git rev-parse gave an unexpected answer in {self.root}: {out!r}",
+                               hint="check the git installation (`git --version`)")
+            prefix, shallow, shallow_path = "\n".join(lines[:-2]), lines[-2], lines[-1]
+            shallow_file = Path(shallow_path)
+            if not shallow_file.is_absolute():
+                shallow_file = self.root / shallow_file
+            self._layout = Layout(prefix=prefix, shallow=shallow.strip() == "true", shallow_file=shallow_file)
+        return self._layout
 
     # -- remote -----------------------------------------------------------------------------
     def remote_tags(self, remote: str = "origin") -> list[str]:
@@ -236,9 +298,10 @@ def _parse_refs(out: str) -> _Refs:
     return refs
 
 
-def _status_paths(out: str) -> list[str]:
-    """The paths of ``git status --porcelain=v2 -z`` entries (renames: the new path)."""
-    paths: list[str] = []
+def _status_entries(out: str) -> list[tuple[str, str]]:
+    """(kind, path) of each ``git status --porcelain=v2 -z`` entry: kind 1 (changed), 2 (renamed or
+    copied: the new path), u (unmerged), ? (untracked), ! (ignored)."""
+    entries: list[tuple[str, str]] = []
     fields = out.split("\0")
     i = 0
     while i < len(fields):
@@ -248,15 +311,15 @@ def _status_paths(out: str) -> list[str]:
             continue
         kind = entry[0]
         if kind == "1":
-            paths.append(entry.split(" ", 8)[8])
+            entries.append((kind, entry.split(" ", 8)[8]))
         elif kind == "2":
-            paths.append(entry.split(" ", 9)[9])
+            entries.append((kind, entry.split(" ", 9)[9]))
             i += 1  # the original path follows
         elif kind == "u":
-            paths.append(entry.split(" ", 10)[10])
+            entries.append((kind, entry.split(" ", 10)[10]))
         elif kind in "?!":
-            paths.append(entry[2:])
-    return paths
+            entries.append((kind, entry[2:]))
+    return entries
 
 
 # -- one read, once ---------------------------------------------------------------------------
