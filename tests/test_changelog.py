@@ -208,6 +208,34 @@ def test_web_url_from_remote_drops_credentials(remote, web):
         assert "secret" not in web
 
 
+@pytest.mark.parametrize(
+    "remote, web",
+    [
+        # issue 14: a token holding "/" was read as host and port (a crash that printed it)
+        ("https://x-access-token:ghs_se/cret@github.com/o/r.git", "https://github.com/o/r"),
+        ("https://oauth2:glpat-se/cr/et@gitlab.example.com:8443/g/p.git", "https://gitlab.example.com:8443/g/p"),
+        ("https://se:cr/et:99@GitHub.com/o/r", "https://github.com/o/r"),
+        ("https://secret%2Fx@github.com/o/r", "https://github.com/o/r"),
+        ("https://u:se?cr#et@github.com/o/r.git", "https://github.com/o/r"),
+        ("ssh://git@GitLab.example.com:2222/g/p.git", "https://gitlab.example.com/g/p"),
+        ("https://[::1]:8080/o/r", "https://[::1]:8080/o/r"),
+        ("https://github.com/o/r?ref=x", "https://github.com/o/r"),
+        ("https://github.com:notaport/o/r", None),
+        ("https://secret@/o/r", None),
+        ("ftp://github.com/o/r", None),
+    ],
+)
+def test_web_url_from_remote_tokens_with_any_characters(remote, web):
+    assert web_url_from_remote(remote) == web
+    assert "se" not in (web or "").replace("https", "")
+
+
+@given(token=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="@\x00"), min_size=1))
+def test_web_url_from_remote_never_raises_nor_keeps_a_token(token):
+    web = web_url_from_remote(f"https://x-access-token:{token}@github.com/o/r.git")
+    assert web == "https://github.com/o/r"
+
+
 def test_guess_kind():
     assert guess_kind("https://gitlab.example.com/g/p") == "gitlab"
     assert guess_kind("https://github.com/o/r") == "github"
@@ -234,3 +262,72 @@ def test_changelog_of_a_backport_over_real_git(git_repo: GitRepo):
         ("Other changes", ["Bump version"]),
     ]
     assert cl.compare_url == "https://github.com/o/r/compare/v1.1.4...v1.1.5"
+
+
+# --- mentions (issue 14 Notes) -------------------------------------------------------------------
+
+
+def outside_code(markdown: str) -> str:
+    """The text of ``markdown`` outside code spans, by CommonMark's rule: a run of n backticks
+    opens a span that the next run of exactly n backticks closes; a run never closed is text."""
+    import re
+
+    runs = [(m.start(), m.end()) for m in re.finditer(r"`+", markdown)]
+    out, pos, i = [], 0, 0
+    while i < len(runs):
+        start, end = runs[i]
+        close = next((j for j in range(i + 1, len(runs)) if runs[j][1] - runs[j][0] == end - start), None)
+        if close is None:
+            i += 1
+            continue
+        out.append(markdown[pos:start])
+        pos, i = runs[close][1], close + 1
+    out.append(markdown[pos:])
+    return " <code> ".join(out)  # a code span ends a word, as its HTML element does
+
+
+def mentions(markdown: str) -> list[str]:
+    """What GitHub would take for mentions: @name after a non-word character (or at the start),
+    outside code spans and autolinked URLs."""
+    import re
+
+    text = re.sub(r"\b[a-z]+://\S+", " ", outside_code(markdown))
+    return re.findall(r"(?<!\w)@[A-Za-z0-9][\w.-]*", text)
+
+
+@pytest.mark.parametrize("subject, description", [
+    ("fix: thanks @alice for the report", "thanks `@alice` for the report"),
+    ("feat(api): ping @acme/core-team and @bob.", "ping `@acme/core-team` and `@bob`."),
+    ("fix: bump `@types/node` (already code) and @babel/core", "bump `@types/node` (already code) and ``@babel/core``"),
+    ("docs: mail me@example.org, see https://x.io/@user", "mail me@example.org, see https://x.io/@user"),
+    ("chore: a stray ` then @carol", "a stray ` then ``@carol``"),
+    ("@dave: fixed (#12)", "`@dave`: fixed"),
+])
+def test_mentions_in_entries_do_not_notify(subject, description):
+    (section,) = build_changelog([c(1, subject)], tag="v1", previous_tag=None, links=GH).sections
+    (entry,) = section.entries
+    assert entry.description == description
+    assert mentions(entry.description) == []
+
+
+def test_mentions_in_scopes_breaking_notes_and_pr_titles():
+    commits = [
+        c(1, "feat(@ui)!: new theme\n\nBREAKING CHANGE: @frontend must migrate; ask @org/design"),
+        c(2, "Merge pull request #7 from o/x\n\nfix: by @erin", parents=("a", "b")),
+    ]
+    cl = build_changelog(commits, tag="v2", previous_tag="v1", links=GH)
+    entries = [e for s in cl.sections for e in s.entries]
+    assert [e.scope for e in entries] == ["`@ui`", None]
+    assert entries[0].breaking_notes == ("`@frontend` must migrate; ask `@org/design`",)
+    assert entries[1].description == "by `@erin`" and entries[1].pr == 7
+    for e in entries:
+        assert mentions(" ".join([e.scope or "", e.description, *e.breaking_notes])) == []
+
+
+@given(st.lists(st.sampled_from([*"@`ab-_/. \n:x9", "@@", "``", "a@b", " https://h/@u "]), max_size=30).map("".join))
+def test_no_mention_survives_any_message(text):
+    from image_release.core.changelog import neutralize_mentions
+
+    out = neutralize_mentions(text)
+    assert mentions(out) == []
+    assert out.replace("`", "").replace("\u2060", "") == text.replace("`", "")  # only backticks (or a joiner) added

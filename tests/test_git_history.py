@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from image_release.adapters import git_history as gh
+from image_release.adapters.git_cmd import redact
+from image_release.adapters.git_repo import GitRepo as Repo
 from image_release.core.changelog import RepoLinks, build_changelog
+from image_release.core.history import pick_previous
 from image_release.core.versions import parse_version
 from image_release.errors import GitError, VersionError
 from tests.fixtures.gitrepo import GIT_ENV, GitRepo
@@ -325,9 +328,9 @@ def test_shallow_clone_that_cannot_be_deepened_is_reported(origin: GitRepo, tmp_
 def test_remote_tags(origin: GitRepo, tmp_path: Path):
     shallow = clone(origin, tmp_path / "shallow", "--depth", "1", "--no-tags")
     assert gh.version_tags(shallow.path) == []
-    assert gh.remote_tags(shallow.path) == ["v1.1.0", "v1.2.0", "v1.3.0", "v1.3.1"]
+    assert Repo(shallow.path).remote_tags() == ["v1.1.0", "v1.2.0", "v1.3.0", "v1.3.1"]
     with pytest.raises(GitError) as e:
-        gh.remote_tags(shallow.path, remote="upstream")
+        Repo(shallow.path).remote_tags(remote="upstream")
     assert "upstream" in (e.value.hint or "")
 
 
@@ -370,7 +373,7 @@ def test_random_histories_match_brute_force(git_repo: GitRepo, seed: int):
     for name, version, sha in tags:
         reachable = set(git_repo.git("rev-list", sha).split())  # every ancestor, by a plain walk
         ancestors = [t for t in tags if t[2] in reachable]
-        expected = gh.pick_previous(version, ancestors)
+        expected = pick_previous(version, ancestors)
         assert gh.previous_release(git_repo.path, name) == expected, name
         same_as_combined(git_repo, name)
 
@@ -381,6 +384,126 @@ def test_credentials_in_remote_urls_never_reach_errors(origin: GitRepo, tmp_path
     st = gh.ensure_history(shallow.path, None, deepen=True)
     assert not st.complete and "SECRET" not in (st.reason or "") and "SECRET" not in st.note
     with pytest.raises(GitError) as e:
-        gh.remote_tags(shallow.path)
+        Repo(shallow.path).remote_tags()
     assert "SECRET" not in str(e.value)
-    assert gh.redact("fatal: unable to access 'https://u:p@h/x/': no") == "fatal: unable to access 'https://***@h/x/': no"
+    assert redact("fatal: unable to access 'https://u:p@h/x/': no") == "fatal: unable to access 'https://***@h/x/': no"
+
+
+# --- monorepos: tag prefixes and paths (issue 13) ------------------------------------------------
+
+
+@pytest.fixture
+def monorepo(git_repo: GitRepo) -> GitRepo:
+    """api/ and web/ released separately (api/vX, web-vX), with PR merges touching one or both."""
+    r = git_repo
+    r.commit("chore: root", {"api/a.py": "0\n", "web/w.js": "0\n", "README": "0\n"})
+    r.tag("api/v1.0.0")
+    r.tag("web-v0.1.0")
+    r.tag("v9.0.0")  # a tag of the whole repository: no target's release
+    r.checkout("-b", "feat")
+    r.commit("feat(api): endpoint", {"api/a.py": "1\n"})
+    r.commit("feat(web): page", {"web/w.js": "1\n"})
+    r.checkout("main")
+    r.commit("docs: readme", {"README": "1\n"})
+    r.git("merge", "--no-ff", "-q", "feat", "-m", "Merge pull request #5 from o/feat\n\nfeat: api and web")
+    r.tag("web-v0.2.0")
+    r.checkout("-b", "webonly")
+    r.commit("fix(web): style", {"web/w.js": "2\n"})
+    r.checkout("main")
+    r.git("merge", "--no-ff", "-q", "webonly", "-m", "Merge pull request #6 from o/webonly\n\nfix: web style")
+    r.commit("fix(api): crash", {"api/a.py": "2\n"})
+    r.tag("api/v1.1.0", annotated=True)
+    r.commit("feat(api): next", {"api/a.py": "3\n", "shared/lib.py": "1\n"})
+    r.tag("api/v1.2.0-rc.1")
+    return r
+
+
+def test_previous_release_among_tags_with_the_prefix(monorepo: GitRepo):
+    p = monorepo.path
+    assert [t.name for t in gh.version_tags(p, prefix="api/")] == ["api/v1.0.0", "api/v1.1.0", "api/v1.2.0-rc.1"]
+    assert [t.version for t in gh.version_tags(p, prefix="web-")] == [parse_version("0.1.0"), parse_version("0.2.0")]
+    assert [t.name for t in gh.version_tags(p)] == ["v9.0.0"]  # no prefix: api/v1.0.0 is no version
+    assert gh.previous_release(p, "api/v1.1.0", prefix="api/") == "api/v1.0.0"  # not v9.0.0, not web-v0.2.0
+    assert gh.previous_release(p, "api/v1.2.0-rc.1", prefix="api/") == "api/v1.1.0"
+    assert gh.previous_release(p, "web-v0.2.0", prefix="web-") == "web-v0.1.0"
+    assert gh.previous_release(p, "api/v1.3.0", prefix="api/", ref="HEAD") == "api/v1.1.0"
+    assert gh.release_history(p, "api/v1.1.0", prefix="api/").previous == "api/v1.0.0"
+    with pytest.raises(VersionError) as e:
+        gh.previous_release(p, "web-v0.2.0", prefix="api/")
+    assert "api/" in e.value.message and "api/v1.2.3" in e.value.hint
+    with pytest.raises(VersionError):
+        gh.previous_release(p, "api/v1.1.0")  # without its prefix, api/v1.1.0 is no version
+
+
+def test_changelog_by_path(monorepo: GitRepo):
+    p = monorepo.path
+    api = gh.release_history(p, "api/v1.1.0", prefix="api/", paths=["api"])
+    assert api.previous == "api/v1.0.0"
+    # the api commits, on any branch, and the PR merge that brought one in; not #6 (web only)
+    assert subjects(api.commits) == ["fix(api): crash", "Merge pull request #5 from o/feat", "feat(api): endpoint"]
+    assert subjects(gh.commits_between(p, "api/v1.0.0", "api/v1.1.0", paths=("api",))) == subjects(api.commits)
+    web = gh.release_history(p, "web-v0.2.0", prefix="web-", paths=["web/"])
+    assert subjects(web.commits) == ["Merge pull request #5 from o/feat", "feat(web): page"]
+    # several paths, and the whole range with no paths for comparison
+    both = gh.release_history(p, "api/v1.2.0-rc.1", prefix="api/", paths=["api", "shared"])
+    assert subjects(both.commits) == ["feat(api): next"]
+    assert len(gh.release_history(p, "api/v1.1.0", prefix="api/").commits) == 7
+    cl = build_changelog(api.commits, tag="api/v1.1.0", previous_tag=api.previous, links=RepoLinks("https://github.com/o/r"))
+    by = {s.title: [e.description for e in s.entries] for s in cl.sections}
+    assert by == {"Features": ["api and web", "endpoint"], "Bug fixes": ["crash"]}
+    assert cl.compare_url == "https://github.com/o/r/compare/api/v1.0.0...api/v1.1.0"
+
+
+def test_changelog_by_path_from_head_and_first_release(monorepo: GitRepo):
+    p = monorepo.path
+    first = gh.release_history(p, "web-v0.1.0", prefix="web-", paths=["web"])
+    assert first.previous is None and subjects(first.commits) == ["chore: root"]
+    ahead = gh.release_history(p, "api/v1.3.0", prefix="api/", ref="HEAD", paths=["shared"])
+    assert ahead.previous == "api/v1.1.0" and subjects(ahead.commits) == ["feat(api): next"]
+    assert gh.release_history(p, "api/v1.3.0", prefix="api/", ref="HEAD", paths=["nowhere"]).commits == ()
+    with pytest.raises(GitError):
+        gh.commits_between(p, None, "HEAD", paths=["bad\npath"])
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_random_monorepo_histories_match_brute_force(git_repo: GitRepo, seed: int):
+    """Random branches, merges and tags of two targets; the previous release per prefix, and the
+    commits by path, agree with a brute force over `git rev-list` and `git log --full-history`."""
+    import random
+
+    rnd = random.Random(seed)
+    branches = ["main"]
+    git_repo.commit("feat: root", {"a/f": "0\n", "b/f": "0\n"})
+    used: set[str] = set()
+    for i in range(40):
+        action = rnd.random()
+        if action < 0.15:
+            git_repo.checkout("-b", f"b{i}", rnd.choice(branches))
+            branches.append(f"b{i}")
+        elif action < 0.25 and len(branches) > 1:
+            here = git_repo.git("branch", "--show-current")
+            other = rnd.choice([b for b in branches if b != here] or ["main"])
+            try:
+                git_repo.git("merge", "--no-ff", "-q", other, "-m", f"Merge branch '{other}'")
+            except RuntimeError:
+                git_repo.git("merge", "--abort")
+        else:
+            d = rnd.choice("ab")
+            git_repo.commit(f"fix: {d} {i}", {f"{d}/f{i % 3}": f"{i}\n"})
+        if rnd.random() < 0.35:
+            tag = f"{rnd.choice(['a/', 'b-'])}v{rnd.randint(0, 2)}.{rnd.randint(0, 3)}.0"
+            if tag not in used:
+                used.add(tag)
+                git_repo.tag(tag, annotated=rnd.random() < 0.5)
+        if rnd.random() < 0.2:
+            git_repo.checkout(rnd.choice(branches))
+    for prefix, path in (("a/", "a"), ("b-", "b")):
+        tags = gh.version_tags(git_repo.path, prefix=prefix)
+        for name, version, sha in tags:
+            reachable = set(git_repo.git("rev-list", sha).split())
+            expected = pick_previous(version, [t for t in tags if t[2] in reachable])
+            rng = gh.release_history(git_repo.path, name, prefix=prefix, paths=[path])
+            assert rng.previous == expected, name
+            since = [f"^{expected}"] if expected else []
+            want = git_repo.git("log", "--format=%H", "--full-history", name, *since, "--", path).split()
+            assert [c.sha for c in rng.commits] == want, name

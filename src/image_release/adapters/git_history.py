@@ -1,7 +1,12 @@
 """Release history from git: version tags, the previous release, the commits in between.
 
-Thin subprocess wrapper around ``git`` (no library). Everything here only reads the repository,
-except :func:`ensure_history`, which may deepen a shallow clone from its remote when allowed.
+Reads only, through ``image_release.adapters.git_cmd`` (the one git runner), except
+:func:`ensure_history`, which may deepen a shallow clone from its remote when allowed. Which tag is
+the previous release is decided in ``image_release.core.history`` (see its module doc); this
+module lists the tags and answers the ancestry questions it asks.
+
+Every function takes a :class:`~image_release.adapters.git_repo.GitRepo` or a path; given a
+``GitRepo``, the tag list it already read is reused (no process for it).
 
 Git processes per call: ``version_tags`` 1, ``commits_between`` 1 (one ``git log``),
 ``previous_release`` 2 (the tag list, then an ancestry walk that stops at the few highest
@@ -10,18 +15,6 @@ the latter in 2 (the tag list, then one ``git log --boundary`` whose boundary pr
 candidate is an ancestor). Each may add one more in the rare case where the highest candidate is
 not an ancestor. ``ensure_history`` runs 1 to 3.
 
-Which release is "previous" (decision, as GoReleaser and semantic-release do it):
-
-- only tags that are ancestors of the release count (``--merged``), so a backport ``v1.1.5`` made
-  on a maintenance branch gets ``v1.1.4``, never ``v1.2.0`` from main;
-- a final release's previous is the highest *final* version below it: ``v1.0.0`` after
-  ``v0.9.0``, ``v1.0.0-rc.1`` and ``v1.0.0-rc.2`` lists everything since ``v0.9.0``, so the notes
-  of a stable release cover the whole step from the last stable one;
-- a prerelease's previous is the highest version of any kind below it (``v1.0.0-rc.2`` lists
-  since ``v1.0.0-rc.1``);
-- the same version under another name (``1.2.3`` next to ``v1.2.3``, or another ``+build``) is not
-  "below" and never counts.
-
 Merge commits are returned like any other commit (with their parents); the changelog core decides
 what to list (see ``image_release.core.changelog``).
 """
@@ -29,15 +22,21 @@ what to list (see ``image_release.core.changelog``).
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from image_release.adapters import git_cmd
+from image_release.adapters.git_repo import GitRepo, as_repo
 from image_release.core.changelog import Commit
-from image_release.core.versions import Version, is_prerelease, parse_tag_lenient, parse_version
+from image_release.core.history import (
+    VersionTag,
+    ancestry_batches,
+    candidates,
+    first_ancestor,
+)
+from image_release.core.history import tag_version
+from image_release.core.history import version_tags as _version_tags
 from image_release.errors import GitError
 
 SHALLOW_NOTE = "changelog may be incomplete: shallow clone"
@@ -48,9 +47,10 @@ FULL_HISTORY_HINT = (
 
 _US = "\x1f"  # unit separator between fields
 _LOG_FORMAT = "%m%x1f%H%x1f%P%x1f%an%x1f%aI%x1f%B"  # %m: "-" marks a --boundary commit
-_REF_FORMAT = "%(refname:strip=2)%1f%(objecttype)%1f%(objectname)%1f%(*objecttype)%1f%(*objectname)"
 
-NETWORK_TIMEOUT = 600  # seconds, for fetch and ls-remote
+NETWORK_TIMEOUT = 600  # seconds, for fetching the history
+
+Repo = GitRepo | str | os.PathLike
 
 
 @dataclass(frozen=True)
@@ -76,74 +76,12 @@ class HistoryStatus:
 # --- running git -------------------------------------------------------------------------------
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["GIT_TERMINAL_PROMPT"] = "0"  # never wait for a password on a fetch
-    env["GIT_OPTIONAL_LOCKS"] = "0"  # reads must not take the index lock
-    env["LC_ALL"] = "C"  # stable error messages
-    return env
+def _root(repo: Repo) -> Path:
+    return repo.root if isinstance(repo, GitRepo) else Path(repo)
 
 
-def _git(repo_dir: str | os.PathLike, *args: str, timeout: float | None = None, what: str = "") -> str:
-    """Run ``git args`` in ``repo_dir``; stdout as text, or GitError with git's message and a hint.
-
-    Local reads (no ``timeout``) read stdout in one go with stderr spooled to a temporary file:
-    for a 3 MB ``git log`` that is much cheaper than ``communicate()``'s select loop. Network
-    commands (``timeout`` given) go through ``subprocess.run`` so they can be stopped.
-    """
-    path = Path(repo_dir)
-    if not path.is_dir():
-        raise GitError(f"{path} does not exist or is not a directory", hint="pass the path of a git checkout")
-    argv = ["git", "-c", "log.showSignature=false", "-c", "core.quotePath=false", *args]
-    try:
-        if timeout is None:
-            with tempfile.TemporaryFile() as errf:
-                with subprocess.Popen(
-                    argv, cwd=path, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errf
-                ) as proc:
-                    raw = proc.stdout.read()
-                    code = proc.wait()
-                errf.seek(0)
-                err_raw = errf.read()
-        else:
-            done = subprocess.run(
-                argv, cwd=path, env=_env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
-            )
-            raw, err_raw, code = done.stdout, done.stderr, done.returncode
-    except FileNotFoundError:
-        raise GitError("git is not installed (no `git` on PATH)", hint="install git") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(
-            f"git {args[0]} did not finish within {timeout:.0f} s in {path}",
-            hint="check the network and the remote, or fetch the history before the release",
-        ) from None
-    if code != 0:
-        raise _classify(path, err_raw.decode("utf-8", "replace").strip(), what or f"git {args[0]}")
-    return raw.decode("utf-8", "replace")
-
-
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
-
-
-def redact(text: str) -> str:
-    """Credentials in URLs (``https://user:token@host``) replaced by ``***``: git repeats remote
-    URLs in its messages, and CI remotes often carry a token."""
-    return _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
-
-
-def _classify(path: Path, stderr: str, what: str) -> GitError:
-    stderr = redact(stderr)
-    last = stderr.splitlines()[-1] if stderr else "no message"
-    first = next((ln for ln in stderr.splitlines() if ln.startswith("fatal:")), last)
-    low = stderr.lower()
-    if "not a git repository" in low:
-        return GitError(f"{path} is not a git repository", hint="run in a git checkout or pass its path")
-    if "dubious ownership" in low:
-        return GitError(
-            f"git refuses {path}: owned by another user (safe.directory)",
-            hint=f"git config --global --add safe.directory {path}",
-        )
-    return GitError(f"{what} failed in {path}: {first.removeprefix('fatal: ')}")
+def _git(repo: Repo, *args: str, timeout: float = git_cmd.LOCAL_TIMEOUT, what: str = "") -> str:
+    return git_cmd.run(_root(repo), *args, timeout=timeout, what=what)
 
 
 def _unknown_ref(path: Path, ref: str, err: GitError | None) -> GitError:
@@ -162,123 +100,68 @@ def _rev_ok(ref: str, what: str) -> str:
 # --- tags ----------------------------------------------------------------------------------------
 
 
-def _parse_refs(out: str) -> list[tuple[str, Version, str]]:
-    tags: list[tuple[str, Version, str]] = []
-    for line in out.splitlines():
-        if not line:
-            continue
-        parts = line.split(_US)
-        if len(parts) != 5:
-            continue
-        name, otype, oid, ptype, poid = parts
-        if otype == "commit":
-            sha = oid
-        elif otype == "tag" and ptype == "commit":
-            sha = poid
-        else:
-            continue  # a tag of a tree or blob is no release
-        version = parse_tag_lenient(name)
-        if version is not None:
-            tags.append((name, version, sha))
-    tags.sort(key=lambda t: (t[1], t[0]))
-    return tags
-
-
-def version_tags(repo_dir: str | os.PathLike) -> list[tuple[str, Version, str]]:
+def version_tags(repo_dir: Repo, *, prefix: str = "") -> list[VersionTag]:
     """Every tag that is a SemVer version, as (tag name, version, commit sha), lowest version first
-    (ties by name). Annotated tags give the commit they point at. One git process."""
-    out = _git(repo_dir, "for-each-ref", f"--format={_REF_FORMAT}", "refs/tags", what="listing tags")
-    return _parse_refs(out)
+    (ties by name). Annotated tags give the commit they point at. With ``prefix`` (a monorepo
+    target's ``api/``), only the tags with it count. One git process (none when the ``GitRepo``
+    given has listed its tags already)."""
+    return _version_tags(as_repo(repo_dir).tags(), prefix)
 
 
-def candidates(tag_version: Version, tags: list[tuple[str, Version, str]]) -> list[tuple[str, Version, str]]:
-    """The tags that could be the previous release of ``tag_version``, best first: versions below
-    it (finals only, when it is a final; see the module doc), highest first, ties by name."""
-    final = not is_prerelease(tag_version)
-    pool = [t for t in tags if t[1] < tag_version and not (final and is_prerelease(t[1]))]
-    pool.sort(key=lambda t: (t[1], t[0]), reverse=True)
-    return pool
-
-
-def pick_previous(tag_version: Version, ancestors: list[tuple[str, Version, str]]) -> str | None:
-    """The previous release among ``ancestors`` (tags known to be ancestors): see the module doc."""
-    pool = candidates(tag_version, ancestors)
-    return pool[0][0] if pool else None
-
-
-FIRST_BATCH = 8  # candidates checked in the first, cheap ancestry walk
-
-
-def _merged(repo_dir: str | os.PathLike, start: str, names: list[str]) -> set[str]:
+def _merged(repo: GitRepo, start: str, names: list[str]) -> set[str]:
     """Which of the tags ``names`` are ancestors of ``start`` (one ``for-each-ref --merged``).
 
     Git stops walking once every tag asked about is found, so asking about the few highest
     candidates costs a walk of the last few releases, not of the whole history."""
     patterns = [f"refs/tags/{n}" for n in names] if len(names) <= 1000 else ["refs/tags"]
-    out = _git(repo_dir, "for-each-ref", "--format=%(refname:strip=2)", f"--merged={start}", *patterns,
+    out = _git(repo, "for-each-ref", "--format=%(refname:strip=2)", f"--merged={start}", *patterns,
                what="checking tag ancestry")
     wanted = set(names)
     return {ln for ln in out.splitlines() if ln in wanted}
 
 
-def _start(tag: str, ref: str | None, tags: list[tuple[str, Version, str]], repo_dir) -> str:
+def _start(tag: str, ref: str | None, tags: list[VersionTag], repo: GitRepo) -> str:
     if ref:
         return _rev_ok(ref, "revision")
     _rev_ok(tag, "tag")
-    if not any(name == tag for name, _v, _s in tags):
-        raise _unknown_ref(Path(repo_dir), tag, None)
+    if not any(t.name == tag for t in tags):
+        if repo.is_repository and not repo.facts().sha:
+            raise git_cmd.no_commits(repo.root)
+        raise _unknown_ref(repo.root, tag, None)
     return f"refs/tags/{tag}"
 
 
-def _first_ancestor(repo_dir, start: str, pool: list[tuple[str, Version, str]]) -> str | None:
-    """The best candidate that is an ancestor of ``start``: the top few first, then the rest."""
-    for batch in (pool[:FIRST_BATCH], pool[FIRST_BATCH:]):
-        if not batch:
-            continue
+def _first_ancestor(repo: GitRepo, start: str, pool: list[VersionTag]) -> str | None:
+    """The best candidate that is an ancestor of ``start``, asking git batch by batch."""
+    for batch in ancestry_batches(pool):
         try:
-            found = _merged(repo_dir, start, [name for name, _v, _s in batch])
+            found = _merged(repo, start, [t.name for t in batch])
         except GitError as exc:
             if "malformed object name" in exc.message or "not a valid" in exc.message:
-                raise _unknown_ref(Path(repo_dir), start, exc) from None
+                raise _unknown_ref(repo.root, start, exc) from None
             raise
-        for name, _v, _s in batch:
-            if name in found:
-                return name
+        name = first_ancestor(batch, found)
+        if name is not None:
+            return name
     return None
 
 
-def previous_release(repo_dir: str | os.PathLike, tag: str, *, ref: str | None = None) -> str | None:
+def previous_release(repo_dir: Repo, tag: str, *, ref: str | None = None, prefix: str = "") -> str | None:
     """The previous release of ``tag``: the highest SemVer tag below it that is an ancestor of it
-    (finals skip prereleases; see the module doc). None for a first release.
+    (finals skip prereleases; see ``image_release.core.history``). None for a first release.
 
     Two git processes: the tag list (no history walk), then one ``for-each-ref --merged`` over
     the few highest candidates, which walks only back to them (a third, over the other
     candidates, when none of those is an ancestor, as for a release on a branch that never
     merged the newest tags). ``ref`` is the commit to look from when the tag does not exist
-    locally yet (default: the tag).
+    locally yet (default: the tag). With ``prefix`` (monorepos: ``api/`` for ``api/v1.2.0``),
+    only the tags with that prefix are releases.
     """
-    version = parse_version(tag)
-    tags = version_tags(repo_dir)
-    start = _start(tag, ref, tags, repo_dir)
-    return _first_ancestor(repo_dir, start, candidates(version, tags))
-
-
-def remote_tags(repo_dir: str | os.PathLike, remote: str = "origin") -> list[str]:
-    """Tag names on ``remote`` (``git ls-remote --tags --refs``), sorted; for shallow CI clones that
-    fetched no tags. Reads the network, writes nothing."""
-    _rev_ok(remote, "remote")
-    try:
-        out = _git(repo_dir, "ls-remote", "--tags", "--refs", remote, timeout=NETWORK_TIMEOUT, what="git ls-remote")
-    except GitError as exc:
-        if exc.hint is None:
-            exc.hint = f"check that the remote {remote!r} exists (`git remote -v`) and can be read"
-        raise
-    names = []
-    for line in out.splitlines():
-        _sha, _, ref = line.partition("\t")
-        if ref.startswith("refs/tags/"):
-            names.append(ref[len("refs/tags/"):])
-    return sorted(names)
+    version = tag_version(tag, prefix)
+    repo = as_repo(repo_dir)
+    tags = version_tags(repo, prefix=prefix)
+    start = _start(tag, ref, tags, repo)
+    return _first_ancestor(repo, start, candidates(version, tags))
 
 
 # --- commits -------------------------------------------------------------------------------------
@@ -308,26 +191,46 @@ def _parse_log(out: str) -> tuple[list[Commit], set[str]]:
     return commits, boundary
 
 
-def _log(repo_dir: str | os.PathLike, since: str | None, until: str, *, boundary: bool = False):
+def _log(repo_dir: Repo, since: str | None, until: str, *, boundary: bool = False, paths: tuple[str, ...] = ()):
     rng = f"{since}..{until}" if since else until
     args = ["log", "-z", f"--format={_LOG_FORMAT}"] + (["--boundary"] if boundary else [])
+    if paths:  # every commit that touches them on any branch, and the merges that brought them in
+        args.append("--full-history")
     try:
-        out = _git(repo_dir, *args, "--end-of-options", rng, "--", what="git log")
+        out = _git(repo_dir, *args, "--end-of-options", rng, "--", *paths, what="git log")
     except GitError as exc:
         if "bad revision" in exc.message or "unknown revision" in exc.message or "ambiguous argument" in exc.message:
+            repo = as_repo(repo_dir)
+            if repo.is_repository and not repo.facts().sha:
+                raise git_cmd.no_commits(repo.root) from None
             bad = since if since and since in exc.message else until
-            raise _unknown_ref(Path(repo_dir), bad, exc) from None
+            raise _unknown_ref(_root(repo_dir), bad, exc) from None
         raise
     return _parse_log(out)
 
 
-def commits_between(repo_dir: str | os.PathLike, since: str | None, until: str) -> list[Commit]:
+def commits_between(repo_dir: Repo, since: str | None, until: str, *, paths=()) -> list[Commit]:
     """Commits reachable from ``until`` and not from ``since`` (all of ``until``'s history when
-    ``since`` is None), newest first as ``git log`` orders them, merges included. One git process."""
+    ``since`` is None), newest first as ``git log`` orders them, merges included. One git process.
+
+    With ``paths`` (relative to the repository directory given; git pathspecs), only the commits
+    that touch them (``git log --full-history -- paths``: on any branch, and the merges that
+    brought such changes in, e.g. a pull request merge; not the merges that brought in only other
+    paths)."""
     _rev_ok(until, "revision")
     if since:
         _rev_ok(since, "revision")
-    return _log(repo_dir, since, until)[0]
+    return _log(repo_dir, since, until, paths=_paths_ok(paths))[0]
+
+
+def _paths_ok(paths) -> tuple[str, ...]:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = (paths,)
+    out = tuple(os.fspath(p) for p in paths)
+    for p in out:
+        if not p or any(c in p for c in "\0\n"):
+            raise GitError(f"path {p!r} cannot limit the changelog", hint="give paths relative to the project")
+    return out
 
 
 @dataclass(frozen=True)
@@ -340,48 +243,49 @@ class ReleaseRange:
     commits: tuple[Commit, ...]
 
 
-def release_history(repo_dir: str | os.PathLike, tag: str, *, ref: str | None = None) -> ReleaseRange:
+def release_history(repo_dir: Repo, tag: str, *, ref: str | None = None, prefix: str = "",
+                    paths=()) -> ReleaseRange:
     """``previous_release`` and ``commits_between`` together, in two git processes: the tag list,
     then one ``git log --boundary`` from the best candidate, whose boundary proves that candidate
     is an ancestor (an ancestor of the release is always a boundary commit of ``cand..release``).
     When it is not (a release on a branch that never merged the newest tags), the ancestry walk and
-    a second log follow. Same answers as the two functions; ``ref`` as in ``previous_release``."""
-    version = parse_version(tag)
-    tags = version_tags(repo_dir)
-    start = _start(tag, ref, tags, repo_dir)
+    a second log follow. Same answers as the two functions; ``ref`` and ``prefix`` as in
+    ``previous_release``, ``paths`` as in ``commits_between`` (with paths the boundary proves
+    nothing, so it is the ancestry walk and one log: three processes)."""
+    version = tag_version(tag, prefix)
+    paths = _paths_ok(paths)
+    repo = as_repo(repo_dir)
+    tags = version_tags(repo, prefix=prefix)
+    start = _start(tag, ref, tags, repo)
     pool = candidates(version, tags)
     if not pool:
-        return ReleaseRange(tag, None, tuple(_log(repo_dir, None, start)[0]))
+        return ReleaseRange(tag, None, tuple(_log(repo, None, start, paths=paths)[0]))
     top, _v, top_sha = pool[0]
-    commits, boundary = _log(repo_dir, f"refs/tags/{top}", start, boundary=True)
-    if top_sha in boundary:
-        return ReleaseRange(tag, top, tuple(commits))
-    previous = _first_ancestor(repo_dir, start, pool)
-    if previous == top:  # the empty range: the candidate is the release commit itself
+    if not paths:
+        commits, boundary = _log(repo, f"refs/tags/{top}", start, boundary=True)
+        if top_sha in boundary:
+            return ReleaseRange(tag, top, tuple(commits))
+    previous = _first_ancestor(repo, start, pool)
+    if previous == top and not paths:  # the empty range: the candidate is the release commit itself
         return ReleaseRange(tag, top, tuple(commits))
     since = f"refs/tags/{previous}" if previous else None
-    return ReleaseRange(tag, previous, tuple(_log(repo_dir, since, start)[0]))
+    return ReleaseRange(tag, previous, tuple(_log(repo, since, start, paths=paths)[0]))
 
 
 # --- shallow clones ------------------------------------------------------------------------------
 
 
-def _shallow_state(repo_dir: str | os.PathLike) -> tuple[bool, Path]:
-    out = _git(repo_dir, "rev-parse", "--is-shallow-repository", "--git-path", "shallow", what="git rev-parse")
-    lines = out.splitlines()
-    shallow = bool(lines) and lines[0].strip() == "true"
-    shallow_file = Path(lines[1].strip()) if len(lines) > 1 else Path(".git/shallow")
-    if not shallow_file.is_absolute():
-        shallow_file = Path(repo_dir) / shallow_file
-    return shallow, shallow_file
+def _shallow_state(repo_dir: Repo) -> tuple[bool, Path]:
+    layout = as_repo(repo_dir).layout()
+    return layout.shallow, layout.shallow_file
 
 
-def is_shallow(repo_dir: str | os.PathLike) -> bool:
+def is_shallow(repo_dir: Repo) -> bool:
     """True for a shallow clone (``git clone --depth``, CI checkouts)."""
     return _shallow_state(repo_dir)[0]
 
 
-def _range_present(repo_dir: str | os.PathLike, since: str, until: str, shallow_file: Path) -> bool:
+def _range_present(repo_dir: Repo, since: str, until: str, shallow_file: Path) -> bool:
     """In a shallow clone: is since..until free of the shallow boundary (so git log sees all of it)?"""
     try:
         boundary = set(shallow_file.read_text().split())
@@ -395,7 +299,7 @@ def _range_present(repo_dir: str | os.PathLike, since: str, until: str, shallow_
 
 
 def ensure_history(
-    repo_dir: str | os.PathLike,
+    repo_dir: Repo,
     since_tag: str | None,
     *,
     deepen: bool,
@@ -430,4 +334,6 @@ def ensure_history(
             note=f"{SHALLOW_NOTE} (fetching the full history from {remote} failed)", reason=exc.message,
             hint=FULL_HISTORY_HINT,
         )
+    if isinstance(repo_dir, GitRepo):
+        repo_dir.forget()  # the fetch brought tags: read them again
     return HistoryStatus(shallow=is_shallow(repo_dir), complete=True, deepened=True)

@@ -19,6 +19,14 @@ of their own.
 
 Ordering is deterministic: sections in the order above, entries in the order of the input (git log
 order, newest first); duplicates (same sha) are dropped.
+
+Mentions (decision): ``@user``, ``@org/team`` (and GitLab's ``@group/subgroup``) in a commit
+message would notify those people, and list them as contributors, each time the notes are published
+on GitHub or GitLab. Entries carry them as code spans (`` `@user` ``): neither forge parses a
+mention inside code, the text reads the same, and a copy of it holds no hidden character (a
+zero-width joiner after ``@`` would also stop the mention, but it stays in copied text such as
+``@types/node`` and in searches). Mentions already inside a code span, e-mail addresses
+(``a@b.org``) and URLs (``https://x/@y``) are left as they are.
 """
 
 from __future__ import annotations
@@ -66,6 +74,12 @@ _GITLAB_MERGE = re.compile(r"^Merge branch '.+' into '.+'")
 _GITLAB_MR_REF = re.compile(r"^See merge request \S*!(?P<n>\d+)\s*$", re.MULTILINE)
 _SQUASH_PR = re.compile(r"\s\(#(?P<n>\d+)\)$")
 _REVERT = re.compile(r'^Revert "(?P<inner>.+)"$')
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)  # CommonMark: maximal runs
+_URL = re.compile(r"\b(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)[^\s<>]+")
+# GitHub's rule: "@" after a non-word character (or at the start), then a name (letters, digits,
+# "-"; GitLab also "_" and "."), with optional /team or /subgroup parts; a run such as @a@b is
+# taken whole, so no "@" right after the code span that wraps it starts a mention of its own.
+_MENTION = re.compile(r"(?<!\w)@[A-Za-z0-9](?:[\w.@/-]*\w)?")
 
 
 class Commit(NamedTuple):
@@ -174,32 +188,46 @@ class RepoLinks:
         return f"{self.web_url}/pull/{number}"
 
 
+_SCHEME_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
+_HOST = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]*))?$")
+
+
 def web_url_from_remote(remote_url: str) -> str | None:
     """The https web URL of a git remote URL, without credentials; None when it has no host.
 
     ``git@github.com:o/r.git`` -> ``https://github.com/o/r``;
     ``https://user:token@gitlab.com/g/p.git`` -> ``https://gitlab.com/g/p`` (userinfo dropped).
+    Everything up to the last ``@`` is userinfo, so a token holding ``/``, ``:`` or ``?``
+    (``https://oauth2:a/b@host/g/p``) is dropped whole, never read as a host or a port.
     """
     url = remote_url.strip()
     if not url:
         return None
-    scp = re.match(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$", url)
-    if "://" not in url and scp:
-        host, path = scp.group("host"), scp.group("path")
-    else:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https", "ssh", "git") or not parts.hostname:
+    m = _SCHEME_URL.match(url)
+    if m is None:
+        scp = re.match(r"^(?:[^@/]+@)?(?P<host>[^:/@]+):(?P<path>[^/].*)$", url, re.DOTALL)
+        if not scp:
             return None
-        host = parts.hostname
-        if parts.port and parts.scheme in ("http", "https"):
-            host = f"{host}:{parts.port}"
-        path = parts.path
+        scheme, host, path = "https", scp.group("host").lower(), scp.group("path")
+    else:
+        scheme = m.group("scheme").lower()
+        if scheme not in ("http", "https", "ssh", "git"):
+            return None
+        rest = m.group("rest").rpartition("@")[2]  # userinfo dropped, whatever it holds
+        authority, _, path = rest.partition("/")
+        path = re.split(r"[?#]", path, maxsplit=1)[0]
+        hm = _HOST.match(authority)
+        if not hm:
+            return None
+        host = hm.group("host").lower()
+        if hm.group("port") and scheme in ("http", "https"):
+            host = f"{host}:{int(hm.group('port'))}"
+        scheme = "http" if scheme == "http" else "https"
     path = path.strip("/")
     if path.endswith(".git"):
         path = path[:-4]
-    if not path:
+    if not path or not host:
         return None
-    scheme = "http" if url.startswith("http://") else "https"
     return urlunsplit((scheme, host, "/" + path, "", ""))
 
 
@@ -284,6 +312,38 @@ def _request_merge(commit: Commit) -> tuple[int, str] | None:
     return None
 
 
+def neutralize_mentions(text: str) -> str:
+    """``text`` with each ``@mention`` outside code spans and URLs put in a code span (see the
+    module doc). Its backticks are one more than the longest run in ``text``, so a stray backtick
+    of the message never pairs with them; a mention right next to a backtick (which would merge
+    with the span's own) gets a word joiner (U+2060) after its ``@`` instead."""
+    if "@" not in text:
+        return text
+    tick = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    spans = [(m.start(), m.end()) for m in _protected(text)]
+    out, last = [], 0
+    for m in _MENTION.finditer(text):
+        if any(a <= m.start() < b for a, b in spans):
+            continue
+        mention = m.group(0)
+        touching = text[m.start() - 1:m.start()] == "`" or text[m.end():m.end() + 1] == "`"
+        out += [text[last:m.start()], f"@\u2060{mention[1:]}" if touching else f"{tick}{mention}{tick}"]
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _protected(text: str) -> list[re.Match]:
+    """The code spans and URLs of ``text``, in order, not overlapping: mentions there do not notify."""
+    spans: list[re.Match] = []
+    end = 0
+    for m in sorted([*_CODE_SPAN.finditer(text), *_URL.finditer(text)], key=lambda m: m.start()):
+        if m.start() >= end:
+            spans.append(m)
+            end = m.end()
+    return spans
+
+
 def to_entry(commit: Commit, links: RepoLinks | None = None) -> Entry | None:
     """The changelog entry of one commit; None for a plain merge (it is skipped)."""
     pr: int | None = None
@@ -315,10 +375,10 @@ def to_entry(commit: Commit, links: RepoLinks | None = None) -> Entry | None:
         sha=commit.sha,
         short_sha=commit.sha[:SHORT_SHA],
         type=ctype,
-        scope=scope,
-        description=desc,
+        scope=neutralize_mentions(scope) if scope else scope,
+        description=neutralize_mentions(desc),
         breaking=breaking,
-        breaking_notes=notes,
+        breaking_notes=tuple(neutralize_mentions(n) for n in notes),
         url=links.commit(commit.sha) if links else None,
         pr=pr,
         pr_url=links.request(pr) if (links and pr is not None) else None,
