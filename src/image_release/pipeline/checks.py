@@ -70,28 +70,51 @@ def images_and_tag(run) -> None:
     tag, sha = run.context.tag, run.context.sha
     if run.plan.version is None or not tag or not sha:
         return
-    from image_release.adapters.git_repo import tag_commit
-
-    commit = tag_commit(run.root, tag)
+    commit = run.git.tag_commit(tag)
     if commit and not sha.startswith(commit) and not commit.startswith(sha):
         raise GitError(f"tag {tag} points at {commit[:12]}, but HEAD (what would be built) is {sha[:12]}",
                        hint=f"check out the tag first (`git checkout {tag}`), or release a new tag for this commit")
 
 
 def clean_tree(run) -> None:
-    """A release is built from its tag's commit: uncommitted changes to tracked files would go into the
-    image without being in the tag (unless release.allow_dirty)."""
+    """A release is built from its tag's commit: uncommitted changes to tracked files, and untracked files
+    the build would send (not ignored by .gitignore nor .dockerignore), would go into the image without
+    being in the tag (unless release.allow_dirty)."""
     if run.plan.version is None or run.settings.allow_dirty:
         return
-    from image_release.adapters.git_repo import is_dirty
-
-    if is_dirty(run.root):
+    context, dockerfile = build_paths(run)
+    tree = run.git.worktree(untracked_in=context)
+    if tree.dirty:
         raise GitError(
             f"the working tree {run.root} has uncommitted changes to tracked files: the image of "
             f"{run.context.tag} would not match its commit",
             hint="commit or stash them (`git status` lists them), or set release.allow_dirty: true "
                  "(INVOKE_RELEASE_ALLOW_DIRTY=1) to release anyway",
         )
+    untracked = [p for p in (run.root / u for u in tree.untracked) if not _written_by_the_tool(run, p)]
+    if not untracked:
+        return
+    from image_release.adapters.dockerignore import sent_to_builder
+
+    run.engine()  # the docker SDK (its .dockerignore matcher) is imported by the engine's warm-up: wait for it
+    sent = sent_to_builder(context, dockerfile, untracked)
+    if sent:
+        shown = ", ".join(str(p.relative_to(run.root)) for p in sent[:5]) + (" ..." if len(sent) > 5 else "")
+        raise GitError(
+            f"untracked files in the build context would go into the image of {run.context.tag} without being "
+            f"in its commit: {shown}",
+            hint="commit them, delete them, or ignore them (.gitignore, or .dockerignore to keep them out of "
+                 "the image); release.allow_dirty: true releases anyway",
+        )
+
+
+def _written_by_the_tool(run, path: Path) -> bool:
+    """The tool's own files: its output folder (notes, digests) and the CI report files it writes."""
+    resolved = path.resolve()
+    if run.path(run.settings.output_dir).resolve() in resolved.parents:
+        return True
+    reports = (getattr(run.reporter, name, None) for name in ("dotenv_path", "output_path", "summary_path"))
+    return any(r is not None and Path(r).resolve() == resolved for r in reports)
 
 
 # -- release inputs ---------------------------------------------------------------------------------

@@ -106,6 +106,7 @@ class Run:
         self.forge_clients: dict[Any, Any] = {}
         self._context = None
         self._plan = None
+        self._git = None
         self._reporter = None
         self._registries: dict[str, Any] = {}
         self._engine = None
@@ -153,6 +154,15 @@ class Run:
 
             self._plan = read_and_plan(self)
         return self._plan
+
+    @property
+    def git(self):
+        """The project's git repository (adapters.git_repo.GitRepo): each read once per run."""
+        if self._git is None:
+            from image_release.adapters.git_repo import GitRepo
+
+            self._git = GitRepo(self.root)
+        return self._git
 
     def will_run(self, step: str) -> bool:
         return step in self.request.steps

@@ -12,12 +12,10 @@ from image_release.errors import ReleaseError
 
 
 def read_context(run):
-    from image_release.adapters.git_repo import read_facts
-
     return detect_context(
         run.env,
         cli_tag=run.settings.tag,
-        git=lambda: read_facts(run.root),
+        git=run.git.facts,
         now=run.now,
         read_file=lambda p: Path(p).read_text(),
     )
@@ -37,14 +35,16 @@ def read_and_plan(run):
 
 
 def _known_versions(run, ctx, warnings: list[str]):
-    from image_release.adapters import git_repo
-
     kv = run.settings.known_versions
     tags: list[str] = []
     if kv.get("git", True):
-        tags += git_repo.tag_names(run.root)
-    if kv.get("remote", True) and ctx.ci:
-        tags += git_repo.remote_tag_names(run.root)
+        tags += run.git.tag_names()
+    if kv.get("remote", True) and ctx.ci and run.git.is_repository:
+        try:
+            tags += run.git.remote_tags()
+        except ReleaseError as e:
+            warnings.append(f"could not read the tags of origin ({e.message}); floating tags are decided "
+                            "from the local tags and the registry")
     versions = known_versions_from_tags(tags)
     # The registry is asked when the plan decides what is published or is what was asked for;
     # `invoke build` or `invoke build tag` publish nothing and skip the request.

@@ -42,18 +42,17 @@ def read_history(run):
     if "history" in run.cache:
         return run.cache["history"]
     from image_release.adapters import git_history
-    from image_release.adapters.git_repo import is_repository
 
     found = (None, None, None)
-    if is_repository(run.root):
-        tag, deepen = run.context.tag, run.settings.notes.deepen
-        status = git_history.ensure_history(run.root, None, deepen=deepen)
+    if run.git.is_repository:
+        git, tag, deepen = run.git, run.context.tag, run.settings.notes.deepen
+        status = git_history.ensure_history(git, None, deepen=deepen)
         try:
-            history, until = git_history.release_history(run.root, tag), tag
+            history, until = git_history.release_history(git, tag), tag
         except GitError:  # the tag is not in this clone (e.g. --tag before tagging): from HEAD
-            history, until = git_history.release_history(run.root, tag, ref="HEAD"), "HEAD"
+            history, until = git_history.release_history(git, tag, ref="HEAD"), "HEAD"
         if not status.complete and history.previous:  # a shallow clone may still hold this whole range
-            status = git_history.ensure_history(run.root, history.previous, deepen=deepen, until=until)
+            status = git_history.ensure_history(git, history.previous, deepen=deepen, until=until)
         found = (history.previous, history.commits, status.note)
     run.cache["history"] = found
     return found
