@@ -21,15 +21,26 @@ def branch(name: str) -> Context:
 
 
 @pytest.mark.parametrize("entries, want", [
-    (["ghcr.io/MyUSER/MyApp"], ("ghcr.io/myuser/myapp",)),  # metadata-action lower-cases (meta.test.ts latest09)
     (["user/app,ghcr.io/user/app"], ("user/app", "ghcr.io/user/app")),  # the old one-line format
     (["name=user/app", "name=ghcr.io/user/app,enable=false"], ("user/app",)),
     (["name=user/app,enable=true", "ghcr.io/user/app"], ("user/app", "ghcr.io/user/app")),
     (["name=a/b,enable={{is_default_branch}}", "c/d"], ("a/b", "c/d")),
-    (["user/app", "USER/app"], ("user/app",)),
+    (["user/app", "user/app"], ("user/app",)),
 ])
 def test_enabled_images(entries, want):
     assert enabled_images(parse_images(entries), branch("main")) == want
+
+
+def test_names_are_lower_cased_under_metadata_action_semantics_only():
+    # metadata-action lower-cases (meta.test.ts latest09); safe semantics refuse the name where the
+    # images are checked (tests/test_bad_inputs.py, image-uppercase), naming it
+    entries = parse_images(["ghcr.io/MyUSER/MyApp", "user/app"])
+    assert enabled_images(entries, branch("main"), lower=True) == ("ghcr.io/myuser/myapp", "user/app")
+    assert enabled_images(entries, branch("main")) == ("ghcr.io/MyUSER/MyApp", "user/app")
+    ctx = branch("main")
+    assert default_images(ctx, ["A/B"], "metadata-action") == ("a/b",)
+    assert default_images(ctx, ["A/B"]) == ("A/B",)
+    assert parse_images([""]) == (ImageEntry(""),)  # left for the image check: "invalid image name"
 
 
 def test_enable_expression_follows_the_context():
@@ -62,6 +73,6 @@ def test_every_image_disabled_keeps_the_image_local():
     assert plan.images == ("a/b",) and plan.push
 
 
-def test_ci_default_images_are_lower_case():
-    ctx = Context(event=TAG, ref="refs/tags/v1.0.0", tag="v1.0.0", ci="gitlab", registry_image="registry.example.com/G/P")
-    assert default_images(ctx, ()) == ("registry.example.com/g/p",)
+def test_the_github_default_image_is_lower_case():
+    ctx = Context(event=TAG, ref="refs/tags/v1.0.0", tag="v1.0.0", ci="github", repository="Octo/App")
+    assert default_images(ctx, ()) == ("ghcr.io/octo/app",)

@@ -24,18 +24,19 @@ _HINT = "write a name (ghcr.io/acme/app) or name=ghcr.io/acme/app,enable=false (
 
 @dataclass(frozen=True)
 class ImageEntry:
-    name: str  # lower-cased
+    name: str  # as written
     enable: str = "true"  # true | false | an expression that gives true or false
 
 
 def parse_images(entries: Sequence[str]) -> tuple[ImageEntry, ...]:
     """Parse ``release.images`` entries (ConfigError naming the entry on any problem)."""
-    entries = [e for e in entries if e.strip() and not e.strip().startswith("#")]
+    entries = [e for e in entries if not e.strip().startswith("#")]
     if len(entries) == 1:
         fields = _fields(entries[0], 1)
         if fields and all("=" not in f for f in fields):
-            return tuple(ImageEntry(f.strip().lower()) for f in fields if f.strip())
-    return tuple(_entry(text, i) for i, text in enumerate(entries, 1))
+            return tuple(ImageEntry(f.strip()) for f in fields if f.strip())
+    # a blank entry stays as it is: the image check refuses it by name ("invalid image name")
+    return tuple(_entry(text, i) if text.strip() else ImageEntry(text) for i, text in enumerate(entries, 1))
 
 
 def _fields(text: str, index: int) -> list[str]:
@@ -68,11 +69,12 @@ def _entry(text: str, index: int) -> ImageEntry:
             raise ConfigError(f"{where}: unknown image attribute {key}=", hint=_HINT)
     if not name:
         raise ConfigError(f"{where}: the image name is empty", hint=_HINT)
-    return ImageEntry(name.lower(), enable)
+    return ImageEntry(name, enable)
 
 
-def enabled_images(entries: Sequence[ImageEntry], ctx: Context) -> tuple[str, ...]:
-    """The names of the entries enabled for ``ctx``, in order, without repeats."""
+def enabled_images(entries: Sequence[ImageEntry], ctx: Context, *, lower: bool = False) -> tuple[str, ...]:
+    """The names of the entries enabled for ``ctx``, in order, without repeats (lower-cased with
+    ``lower``, as metadata-action does)."""
     out: list[str] = []
     for e in entries:
         if e.enable == "false":
@@ -84,6 +86,7 @@ def enabled_images(entries: Sequence[ImageEntry], ctx: Context) -> tuple[str, ..
                                   hint="use an expression that gives true or false, such as {{is_default_branch}}")
             if got == "false":
                 continue
-        if e.name not in out:
-            out.append(e.name)
+        name = e.name.lower() if lower else e.name
+        if name not in out:
+            out.append(name)
     return tuple(out)

@@ -5,6 +5,11 @@ Floating tags never move backwards: a tag that several versions share (``1.2``, 
 or any rule output that another version would also produce) moves only when this release is the
 highest stable version among the versions that share it. Prereleases never move floating tags
 (the guard itself is ``core/guard.py``; the labels ``core/labels.py``).
+
+That is ``release.semantics: safe``, the default. ``metadata-action`` gives docker/metadata-action's
+tags, labels and annotations for the same inputs instead (any git tag, no guard, the ``0`` major);
+under ``safe`` every decision that differs from those names the guarantee that made it differ
+(``TagDecision.differs_from_metadata_action``, a key of ``guard.GUARANTEES``).
 """
 
 from __future__ import annotations
@@ -185,7 +190,7 @@ def make_plan(
 
 def _images(ctx: Context, s: PlanSettings, fallback_image: str | None) -> tuple[tuple[str, ...], bool]:
     """The images to publish, or the local fallback image (and True: nothing is published)."""
-    images = default_images(ctx, s.images)
+    images = default_images(ctx, s.images, s.semantics)
     if images:
         return images, False
     if parse_images(s.images):  # every configured image is disabled for this context
@@ -310,18 +315,18 @@ def _build_spec(s: PlanSettings, images, local_tag: str, labels) -> BuildSpec:
     )
 
 
-def default_images(ctx: Context, configured: Iterable[str]) -> tuple[str, ...]:
-    """The images of ``release.images`` enabled for ``ctx`` (entries in metadata-action's syntax,
-    lower-cased); when none is configured, the CI's default (``ghcr.io/<owner>/<repo>`` on GitHub,
-    ``$CI_REGISTRY_IMAGE`` on GitLab)."""
+def default_images(ctx: Context, configured: Iterable[str], semantics: str = SAFE) -> tuple[str, ...]:
+    """The images of ``release.images`` enabled for ``ctx`` (entries in metadata-action's syntax;
+    lower-cased under metadata-action semantics); when none is configured, the CI's default
+    (``ghcr.io/<owner>/<repo>`` on GitHub, ``$CI_REGISTRY_IMAGE`` on GitLab)."""
     entries = parse_images(tuple(configured))
     if entries:
-        return enabled_images(entries, ctx)
+        return enabled_images(entries, ctx, lower=semantics == METADATA_ACTION)
     if ctx.ci == "github":
         if ctx.repository:
             return (f"ghcr.io/{ctx.repository.lower()}",)
     if ctx.registry_image:
-        return (ctx.registry_image.lower(),)
+        return (ctx.registry_image,)
     return ()
 
 
