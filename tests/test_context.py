@@ -429,3 +429,65 @@ def test_with_tag_turns_any_context_into_a_tag_context():
     assert (ctx.event, ctx.ref, ctx.tag, ctx.branch, ctx.pr_number, ctx.base_ref) == (
         TAG, "refs/tags/v1.0.0", "v1.0.0", None, None, None)
     assert (ctx.sha, ctx.ci) == (SHA, "github")
+
+
+# -- metadata-action parity (issue 13) -------------------------------------------------------------
+PR_PAYLOAD = {"number": 7, "pull_request": {"number": 7, "head": {"sha": HEAD_SHA}, "base": {"ref": "main"}},
+              "repository": {"default_branch": "main"}}
+
+
+def test_github_pull_request_target_uses_the_merge_ref_as_metadata_action_does(tmp_path):
+    """GITHUB_REF is the base branch on pull_request_target: read as it is, type=ref,event=branch
+    and {{is_default_branch}} fired on a pull request."""
+    from image_release.core.tag_rules import evaluate, parse_flavor, parse_rules
+
+    ctx = detect_gh(gh_env(tmp_path, event="pull_request_target", ref="refs/heads/main", payload=PR_PAYLOAD))
+    assert (ctx.event, ctx.ref, ctx.base_ref) == (PR, "refs/pull/7/merge", "main")
+    rules = parse_rules(["type=ref,event=branch", "type=raw,value=dflt,enable={{is_default_branch}}", "type=ref,event=pr",
+                         "type=raw,value=to-{{base_ref}}"])
+    assert [o.value for o in evaluate(rules, parse_flavor([]), ctx)] == ["pr-7", "to-main"]
+
+
+def test_github_base_ref_comes_from_the_payload(tmp_path):
+    pr = detect_gh(gh_env(tmp_path, event="pull_request", ref="refs/pull/7/merge", payload=PR_PAYLOAD))
+    assert pr.base_ref == "main"  # without GITHUB_BASE_REF
+    tag = detect_gh(gh_env(tmp_path, event="push", ref="refs/tags/v1.0.0",
+                           payload={"base_ref": "refs/heads/main", "repository": {"default_branch": "main"}}))
+    assert tag.base_ref == "refs/heads/main"
+    from image_release.core.tag_rules import render_template
+
+    assert render_template("{{base_ref}}", tag) == "main"
+    assert render_template("{{base_ref}}", tag.with_tag("v1.0.0")) == ""  # --tag: no payload of that push
+
+
+@pytest.mark.parametrize("event, flag, sha, ma_sha", [
+    ("pull_request", "", HEAD_SHA, SHA),  # safe: the PR head; metadata-action: the merge commit
+    ("pull_request", "true", HEAD_SHA, None),  # both the PR head
+    ("pull_request_target", "", SHA, None),  # both GITHUB_SHA
+    ("pull_request_target", "TRUE", HEAD_SHA, None),  # both the PR head
+])
+def test_docker_metadata_pr_head_sha(tmp_path, event, flag, sha, ma_sha):
+    env = gh_env(tmp_path, event=event, ref="refs/pull/7/merge", payload=PR_PAYLOAD)
+    if flag:
+        env["DOCKER_METADATA_PR_HEAD_SHA"] = flag
+    ctx = detect_gh(env)
+    assert (ctx.sha, ctx.metadata_action_sha) == (sha, ma_sha)
+    assert ctx.as_metadata_action().sha == (ma_sha or sha)
+
+
+@pytest.mark.parametrize("event, want", [("create", "true"), ("discussion", "true"), ("issues", "true"),
+                                         ("workflow_dispatch", "false"), ("push", "false")])
+def test_is_default_branch_on_events_github_runs_on_the_default_branch(tmp_path, event, want):
+    from image_release.core.tag_rules import render_template
+
+    ctx = detect_gh(gh_env(tmp_path, event=event, ref="refs/heads/dev", payload=PUSH_PAYLOAD))
+    assert ctx.event_name == event
+    assert render_template("{{is_default_branch}}", ctx) == want
+
+
+def test_github_commit_date_from_the_push_payload(tmp_path):
+    payload = dict(PUSH_PAYLOAD, head_commit={"id": SHA, "timestamp": "2022-04-19T11:27:24+02:00"})
+    ctx = detect_gh(gh_env(tmp_path, event="push", ref="refs/heads/main", payload=payload))
+    assert ctx.commit_date == datetime(2022, 4, 19, 9, 27, 24, tzinfo=timezone.utc)
+    other = detect_gh(gh_env(tmp_path, event="push", ref="refs/heads/main", payload=dict(payload, head_commit={"id": "x"})))
+    assert other.commit_date is None

@@ -944,3 +944,48 @@ def test_version_affixes_and_registry_versions_from_the_settings():
     assert version_affixes(settings) == version_affixes(plan_settings(settings)) == ("app-", "-alpine")
     tags = ["app-1.2.0-alpine", "app-1.2-alpine", "1.9.0", "app-v1.3.0-alpine"]
     assert list(map(str, versions_in_registry(tags, settings))) == ["1.2.0"]
+
+
+# -- release.semantics (issue 13) -------------------------------------------------------------------
+def test_metadata_action_semantics_have_no_floating_tag_guard():
+    settings = S(semantics="metadata-action")
+    plan = make_plan(tag_ctx("v1.1.5"), settings, known_versions=[V("1.2.0")])
+    assert moved(plan) == ["1.1.5", "1.1", "1", "latest"]  # a backport moves latest, as metadata-action does
+    assert plan.semantics == "metadata-action" and plan.to_dict()["semantics"] == "metadata-action"
+    assert owner_of_tag("latest", [V("1.2.0"), V("1.1.5")], settings, tag_ctx("v1.1.5")) is None  # no race repair
+    assert "semantics: metadata-action" in explain(plan)
+    safe = make_plan(tag_ctx("v1.1.5"), S(), known_versions=[V("1.2.0")])
+    assert safe.to_dict()["differs_from_metadata_action"] == {"1": "no-backwards", "latest": "no-backwards"}
+    assert "differs from metadata-action: no-backwards" in explain(safe)
+
+
+def test_metadata_action_semantics_accept_any_git_tag():
+    settings = S(semantics="metadata-action", tags=["type=ref,event=tag", "type=semver,pattern={{version}}"])
+    plan = make_plan(tag_ctx("release1"), settings)
+    assert plan.version is None and moved(plan) == ["release1", "latest"]
+    assert plan.decisions[0].kind == "unversioned" and plan.local_tag == "release1"
+    assert plan.push and not plan.release and "not a SemVer version" in plan.release_reason
+    with pytest.raises(VersionError) as info:
+        make_plan(tag_ctx("release1"), S(tags=["type=ref,event=tag"]))
+    assert "release.semantics: metadata-action" in info.value.hint
+
+
+def test_metadata_action_semantics_publish_the_zero_major():
+    plan = make_plan(tag_ctx("v0.2.1"), S(semantics="metadata-action"))
+    assert moved(plan) == ["0.2.1", "0.2", "0", "latest"]
+    assert moved(make_plan(tag_ctx("v0.2.1"), S())) == ["0.2.1", "0.2", "latest"]
+
+
+def test_pull_request_sha_tags_name_the_guarantee():
+    ctx = pr_ctx(7, sha=SHA, metadata_action_sha="a" * 40)
+    plan = make_plan(ctx, S(tags=["type=ref,event=pr", "type=sha"]))
+    assert moved(plan) == ["pr-7", "sha-860c190"]
+    assert plan.to_dict()["differs_from_metadata_action"] == {"sha-860c190": "pr-head-sha", "sha-aaaaaaa": "pr-head-sha"}
+    assert [d.kind for d in plan.decisions][-1] == "metadata-action-only"
+    ma = make_plan(ctx, S(tags=["type=ref,event=pr", "type=sha"], semantics="metadata-action"))
+    assert moved(ma) == ["pr-7", "sha-aaaaaaa"]
+
+
+def test_semantics_setting_is_checked():
+    with pytest.raises(ConfigError, match="release.semantics must be one of safe, metadata-action"):
+        S(semantics="loose")

@@ -1084,3 +1084,43 @@ def test_property_any_moment_format_renders(when, fmt):
     jan1 = datetime(when.year, 1, 1, tzinfo=timezone.utc)
     assert format_moment(jan1, "w") == "1"
     assert format_moment(jan1 - timedelta(days=(jan1.weekday() + 1) % 7), "w") == "1"
+
+
+# -- metadata-action parity (issue 13) -------------------------------------------------------------
+def values(outputs) -> list[str]:
+    return [o.value for o in outputs]
+
+
+@pytest.mark.parametrize("rule, tag, want", [
+    # README (type=semver / type=pep440): match= takes the version from the first group
+    (r"type=semver,pattern={{version}},match=v(\d.\d.\d)$", "p1/v1.2.3", ["1.2.3", "latest"]),
+    (r"type=semver,pattern={{major}}.{{minor}},match=p1/v(\d.\d.\d)$", "p1/v1.2.3", ["1.2", "latest"]),
+    (r"type=pep440,pattern={{version}},match=v(\d.\d.\d)$", "p1/v1.2.3", ["1.2.3", "latest"]),
+    (r"type=semver,pattern={{version}},match=v(\d.\d.\d)$", "nomatch", []),  # no match: the tag as it is
+    (r"type=semver,pattern={{version}},match=(x)?v(.*)", "v1.2.3", []),  # the first group did not take part
+])
+def test_semver_and_pep440_match(rule, tag, want):
+    assert values(evaluate(parse_rules([rule]), parse_flavor([]), tag_ctx(tag))) == want
+
+
+def test_semver_value_with_a_slash_is_read_as_metadata_action_reads_it():
+    rules = parse_rules(["type=semver,pattern={{version}},value=1.2.3-rc/1"])
+    assert values(evaluate(rules, parse_flavor([]), branch_ctx("master"))) == ["1.2.3-rc-1"]
+
+
+def test_semver_match_needs_a_group():
+    with pytest.raises(RuleError, match="no capturing group"):
+        parse_rules([r"type=semver,pattern={{version}},match=v\d"])
+
+
+def test_lenient_rules_run_what_metadata_action_runs():
+    strict_errors = [r"type=match,pattern=v(\d),group=3", "type=raw,value=x-{{date YYYY-MM-DD}}"]
+    for line in strict_errors:
+        with pytest.raises(RuleError):
+            parse_rules([line])
+    rules = parse_rules(strict_errors, lenient=True)
+    assert all(r.lenient for r in rules)
+    # the group that is not there gives nothing; {{date NAME}} is moment's default format
+    assert values(evaluate(rules, parse_flavor([]), tag_ctx("v1.0.0"))) == ["x-2020-01-10T00-30-00Z"]
+    tokyo = parse_rules(["type=raw,value={{date NAME tz='Asia/Tokyo'}}"], lenient=True)
+    assert values(evaluate(tokyo, parse_flavor([]), branch_ctx("master"))) == ["2020-01-10T09-30-00-09-00"]

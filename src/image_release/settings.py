@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "tags": list(DEFAULT_TAG_RULES),  # docker/metadata-action `tags:` lines
     "flavor": list(DEFAULT_FLAVOR),  # docker/metadata-action `flavor:` lines
     "major_zero": False,  # publish the major tag `0` for 0.y.z versions
+    "semantics": "safe",  # safe (floating-tag guard, SemVer tags) | metadata-action (its exact outputs)
     "allow_dirty": False,  # build a release from a working tree with uncommitted changes to tracked files
     "output_dir": "dist",
     "project": {
@@ -100,6 +101,7 @@ DEFAULTS: dict[str, Any] = {
 
 _BUILDKIT = ("auto", "on", "off")
 _FORGES = ("auto", "github", "gitlab", "none")
+_SEMANTICS = ("safe", "metadata-action")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -179,6 +181,7 @@ class Settings:
     forge: ForgeSettings
     notes: NotesSettings
     allow_dirty: bool = False
+    semantics: str = "safe"
 
 
 def defaults() -> dict[str, Any]:
@@ -227,10 +230,11 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
     return Settings(
         tag=tag,
         dry_run=p.boolean(d, "dry_run"),
-        images=p.str_list(d, "images"),
+        images=_image_entries(p.str_list(d, "images")),
         tags=p.str_list(d, "tags", allow_empty_items=False),
         flavor=p.str_list(d, "flavor"),
         major_zero=p.boolean(d, "major_zero"),
+        semantics=p.choice(d, "semantics", _SEMANTICS),
         allow_dirty=p.boolean(d, "allow_dirty"),
         output_dir=p.string(d, "output_dir"),
         project={k: p.opt_string(d["project"], f"project.{k}") for k in d["project"]},
@@ -491,6 +495,14 @@ def _parse_secret(text: str) -> BuildSecret:
     return BuildSecret(id=sid, env=env, src=src)
 
 
+def _image_entries(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """``release.images`` as written, once checked: names or ``name=...,enable=...`` entries."""
+    from image_release.core.images import parse_images
+
+    parse_images(entries)
+    return entries
+
+
 def _asset(v: str) -> str:
     if v not in ("digests",) and not v.startswith("file:"):
         raise ConfigError(f"release.notes.assets: unknown asset {v!r}",
@@ -510,6 +522,7 @@ def plan_settings(settings: Settings) -> "PlanSettings":
         major_zero=settings.major_zero,
         publish=settings.publish,
         project=settings.project,
+        semantics=settings.semantics,
         build=BuildInputs(
             context=b.context, dockerfile=b.dockerfile, args=b.args, target=b.target, labels=b.labels,
             platforms=b.platforms, cache_from=b.cache_from, cache_to=b.cache_to, secrets=b.secrets,

@@ -43,6 +43,10 @@ class Context:
     registry: str | None = None  # $CI_REGISTRY on GitLab CI
     timestamp: datetime = field(default_factory=lambda: datetime(1970, 1, 1, tzinfo=timezone.utc))
     commit_date: datetime | None = None
+    event_name: str | None = None  # the CI's own name of the event (GitHub: push, pull_request, create, ...)
+    # The commit metadata-action would name (GITHUB_SHA, or the PR head with DOCKER_METADATA_PR_HEAD_SHA=true)
+    # where it differs from ``sha``; None when they are the same.
+    metadata_action_sha: str | None = None
 
     @property
     def ref_name(self) -> str:
@@ -71,7 +75,14 @@ class Context:
         return self.event == SCHEDULE and bool(name)
 
     def with_tag(self, tag: str) -> "Context":
-        return replace(self, event=TAG, ref=f"refs/tags/{tag}", tag=tag, branch=None, pr_number=None, base_ref=None)
+        return replace(self, event=TAG, ref=f"refs/tags/{tag}", tag=tag, branch=None, pr_number=None, base_ref=None,
+                       metadata_action_sha=None)
+
+    def as_metadata_action(self) -> "Context":
+        """This context as metadata-action sees it: its commit (see ``metadata_action_sha``)."""
+        if self.metadata_action_sha is None:
+            return self
+        return replace(self, sha=self.metadata_action_sha, metadata_action_sha=None)
 
 
 @dataclass(frozen=True)
@@ -127,47 +138,26 @@ def _from_github(env: Mapping[str, str], now: datetime, read_file) -> Context:
     event_name = env.get("GITHUB_EVENT_NAME", "")
     ref = env.get("GITHUB_REF", "")
     sha = env.get("GITHUB_SHA", "")
-    payload: dict = {}
-    path = env.get("GITHUB_EVENT_PATH")
-    if path and read_file is not None:
-        try:
-            payload = _obj(json.loads(read_file(path) or "{}"))
-        except (OSError, ValueError, UnicodeError):
-            payload = {}
+    payload = _payload(env, read_file)
     repo_info = _obj(payload.get("repository"))
-    default_branch = _str(repo_info.get("default_branch"))
     common = dict(
         sha=sha,
-        default_branch=default_branch,
+        default_branch=_str(repo_info.get("default_branch")),
         repository=env.get("GITHUB_REPOSITORY") or _str(repo_info.get("full_name")),
         source="github",
         ci="github",
         server_url=env.get("GITHUB_SERVER_URL", "https://github.com"),
         timestamp=now,
+        commit_date=_payload_commit_date(payload, sha),
+        event_name=event_name or None,
     )
     if event_name in ("pull_request", "pull_request_target"):
-        pull = _obj(payload.get("pull_request"))
-        number = _int(pull.get("number")) or _int(payload.get("number"))
-        if number is None and ref.startswith("refs/pull/"):
-            number = _int(ref.split("/")[2])
-        if event_name == "pull_request":
-            # On pull_request, GITHUB_SHA is GitHub's synthetic merge commit. Use the PR's head
-            # commit, a commit that exists in the repository (metadata-action does the same
-            # with DOCKER_METADATA_PR_HEAD_SHA=true).
-            head_sha = _str(_obj(pull.get("head")).get("sha"))
-            if head_sha:
-                common["sha"] = head_sha
-        return Context(
-            event=PR,
-            ref=ref or (f"refs/pull/{number}/merge" if number is not None else "refs/pull/unknown"),
-            branch=env.get("GITHUB_HEAD_REF") or None,
-            base_ref=env.get("GITHUB_BASE_REF") or None,
-            pr_number=number,
-            **common,
-        )
+        return _github_pr(env, event_name, ref, payload, common)
     if ref.startswith("refs/tags/"):
         tag = ref[len("refs/tags/"):]
-        return Context(event=TAG, ref=ref, tag=tag, **common)
+        # metadata-action's {{base_ref}} on a tag push: the payload's base_ref (the branch pushed with it)
+        base = _str(payload.get("base_ref"))
+        return Context(event=TAG, ref=ref, tag=tag, base_ref=base, **common)
     event = SCHEDULE if event_name == "schedule" else BRANCH
     if ref.startswith("refs/heads/"):
         return Context(event=event, ref=ref, branch=ref[len("refs/heads/"):], **common)
@@ -175,6 +165,63 @@ def _from_github(env: Mapping[str, str], now: datetime, read_file) -> Context:
         f"GitHub Actions ref {ref!r} is not a branch, tag or pull request",
         hint="run on push, pull_request or schedule events, or pass --tag",
     )
+
+
+def _github_pr(env: Mapping[str, str], event_name: str, ref: str, payload: dict, common: dict) -> Context:
+    pull = _obj(payload.get("pull_request"))
+    number = _int(pull.get("number")) or _int(payload.get("number"))
+    if number is None and ref.startswith("refs/pull/"):
+        number = _int(ref.split("/")[2])
+    if event_name == "pull_request_target" and number is not None:
+        # GITHUB_REF is the base branch there; metadata-action uses the PR's merge ref instead, so
+        # that type=ref,event=branch and {{is_default_branch}} do not fire on a pull request.
+        ref = f"refs/pull/{number}/merge"
+    head_sha = _str(_obj(pull.get("head")).get("sha"))
+    wants_head = env.get("DOCKER_METADATA_PR_HEAD_SHA", "").strip().lower() == "true"
+    sha = common["sha"]
+    if head_sha and (event_name == "pull_request" or wants_head):
+        # On pull_request, GITHUB_SHA is GitHub's synthetic merge commit: use the PR's head commit, a
+        # commit that exists in the repository. On pull_request_target GITHUB_SHA is the base branch's
+        # commit; DOCKER_METADATA_PR_HEAD_SHA=true asks for the head there too, as in metadata-action.
+        common = dict(common, sha=head_sha)
+    ma_sha = head_sha if (head_sha and wants_head) else sha
+    base = _str(_obj(pull.get("base")).get("ref")) or env.get("GITHUB_BASE_REF") or None
+    return Context(
+        event=PR,
+        ref=ref or (f"refs/pull/{number}/merge" if number is not None else "refs/pull/unknown"),
+        branch=env.get("GITHUB_HEAD_REF") or None,
+        base_ref=base,
+        pr_number=number,
+        metadata_action_sha=ma_sha if ma_sha != common["sha"] else None,
+        **common,
+    )
+
+
+def _payload(env: Mapping[str, str], read_file) -> dict:
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path or read_file is None:
+        return {}
+    try:
+        return _obj(json.loads(read_file(path) or "{}"))
+    except (OSError, ValueError, UnicodeError):
+        return {}
+
+
+def _payload_commit_date(payload: dict, sha: str) -> datetime | None:
+    """The commit's date from a push payload (``commits[].timestamp``, else ``head_commit``), as
+    metadata-action reads it; None when the payload does not say."""
+    stamps = [c.get("timestamp") for c in payload.get("commits") or () if isinstance(c, dict) and c.get("id") == sha]
+    head = _obj(payload.get("head_commit"))
+    if head.get("id") == sha:
+        stamps.append(head.get("timestamp"))
+    for stamp in stamps:
+        if isinstance(stamp, str):
+            try:
+                when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return None
 
 
 def _obj(value) -> dict:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Iterable
 
 from image_release.core.context import Context
-from image_release.core.plan_inputs import as_plan_settings
+from image_release.core.plan_inputs import METADATA_ACTION, as_plan_settings
 from image_release.core.tag_rules import TagOutput, evaluate, parse_flavor, parse_rules
 from image_release.core.versions import Version, docker_tag, is_prerelease
 from image_release.errors import RuleError
@@ -23,6 +23,29 @@ from image_release.errors import RuleError
 VERSION = "version"  # this version's own tag: moves (it is this release)
 FLOATING = "floating"  # shared by several versions: guarded
 BRANCH_TAG = "branch"  # a branch, PR or schedule build's tag: not a version, not guarded
+UNVERSIONED = "unversioned"  # metadata-action semantics: a tag event whose git tag is not SemVer; not guarded
+METADATA_ACTION_ONLY = "metadata-action-only"  # safe semantics: a tag metadata-action would give, and this run not
+
+# Why a safe-semantics run differs from what metadata-action gives for the same inputs: the guarantee.
+SEMVER_TAG = "semver-tag"
+NO_BACKWARDS = "no-backwards"
+PRERELEASE_FLOATING = "prerelease-floating"
+MAJOR_ZERO = "major-zero"
+PR_HEAD_SHA = "pr-head-sha"
+OCI_LABELS = "oci-labels"
+STRICT_RULES = "strict-rules"
+GUARANTEES = {
+    SEMVER_TAG: "a release tag must be SemVer (vMAJOR.MINOR.PATCH); metadata-action accepts any git tag",
+    NO_BACKWARDS: "floating tags never move backwards: a higher stable version also has this tag",
+    PRERELEASE_FLOATING: "prereleases never move floating tags (metadata-action's latest=auto or a match rule would)",
+    MAJOR_ZERO: "0.y.z does not publish the major tag 0 (release.major_zero: true turns it on)",
+    PR_HEAD_SHA: "on a pull request the commit is the PR's head, not GitHub's synthetic merge commit "
+                 "(DOCKER_METADATA_PR_HEAD_SHA=true gives metadata-action the same)",
+    STRICT_RULES: "a tag rule that metadata-action runs with a warning (a match group the pattern lacks, an unquoted "
+                  "date format) is an error that names the line",
+    OCI_LABELS: "labels and annotations carry only the OCI keys that have a value, created to the second, version "
+                "the SemVer version (or the local tag); metadata-action writes all eight keys, empty ones too",
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +54,9 @@ class TagDecision:
     kind: str
     move: bool
     reason: str
+    # safe semantics: the guarantee (a key of GUARANTEES) that makes this differ from metadata-action's
+    # output for the same inputs; None when metadata-action gives the same
+    differs_from_metadata_action: str | None = None
 
 
 def rule_text(out: TagOutput) -> str:
@@ -94,12 +120,13 @@ def decide_version_tag(out: TagOutput, version: Version, known, rules, flavor, c
     if not floating:
         return TagDecision(out.value, VERSION, True, f"this version's own tag ({rule})")
     if is_prerelease(version):
-        return TagDecision(out.value, FLOATING, False, "prereleases never move floating tags")
+        return TagDecision(out.value, FLOATING, False, "prereleases never move floating tags", PRERELEASE_FLOATING)
     if version.major == 0 and "minor" in shared_with and "major" not in shared_with and not out.is_latest:
         if not major_zero:
             return TagDecision(
                 out.value, FLOATING, False,
                 "0.y.z makes no compatibility promise: the major tag 0 is not published (release.major_zero: true turns it on)",
+                MAJOR_ZERO,
             )
     stable = [v for v in sharers if not is_prerelease(v)]
     higher = [v for v in stable if v > version]
@@ -108,6 +135,7 @@ def decide_version_tag(out: TagOutput, version: Version, known, rules, flavor, c
         return TagDecision(
             out.value, FLOATING, False,
             f"{top} is higher and also has this tag: floating tags never move backwards",
+            NO_BACKWARDS,
         )
     line = "all versions" if out.is_latest or "major" in shared_with else "its line"
     return TagDecision(out.value, FLOATING, True, f"highest stable version of {line} ({rule})")
@@ -116,8 +144,11 @@ def decide_version_tag(out: TagOutput, version: Version, known, rules, flavor, c
 def owner_of_tag(tag: str, versions: Iterable[Version], settings, ctx: Context) -> Version | None:
     """The highest stable version that the tag rules give ``tag`` to: the version a floating tag
     should point at once every release has finished (used to repair a lost race). ``settings``: a
-    :class:`~image_release.core.plan_inputs.PlanSettings` (or a ``Settings``)."""
+    :class:`~image_release.core.plan_inputs.PlanSettings` (or a ``Settings``). None under
+    metadata-action semantics, which have no guard (so a race repair leaves the tags alone)."""
     s = as_plan_settings(settings)
+    if s.semantics == METADATA_ACTION:
+        return None  # no floating-tag guard: a floating tag has no owner to be put back on
     rules = parse_rules(s.tags)
     flavor = parse_flavor(s.flavor)
     cache: dict = {}
@@ -136,7 +167,7 @@ def version_tag_of(version: Version, settings, ctx: Context) -> str:
     ``settings``: a :class:`~image_release.core.plan_inputs.PlanSettings` (or a ``Settings``).
     """
     s = as_plan_settings(settings)
-    rules = parse_rules(s.tags)
+    rules = parse_rules(s.tags, lenient=s.semantics == METADATA_ACTION)
     flavor = parse_flavor(s.flavor)
     vctx = _other_context(ctx, version)
     stable = {o.value for o in evaluate(rules, flavor, _other_context(ctx, version, sha="f" * 40))}

@@ -5,11 +5,16 @@ Floating tags never move backwards: a tag that several versions share (``1.2``, 
 or any rule output that another version would also produce) moves only when this release is the
 highest stable version among the versions that share it. Prereleases never move floating tags
 (the guard itself is ``core/guard.py``; the labels ``core/labels.py``).
+
+That is ``release.semantics: safe``, the default. ``metadata-action`` gives docker/metadata-action's
+tags, labels and annotations for the same inputs instead (any git tag, no guard, the ``0`` major);
+under ``safe`` every decision that differs from those names the guarantee that made it differ
+(``TagDecision.differs_from_metadata_action``, a key of ``guard.GUARANTEES``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Iterable
 
 from image_release.core.build_spec import BuildSpec
@@ -17,6 +22,11 @@ from image_release.core.context import BRANCH, PR, SCHEDULE, TAG, Context
 from image_release.core.guard import (
     BRANCH_TAG,
     FLOATING,
+    GUARANTEES,
+    METADATA_ACTION_ONLY,
+    PR_HEAD_SHA,
+    SEMVER_TAG,
+    UNVERSIONED,
     VERSION,
     TagDecision,
     decide_version_tag,
@@ -24,15 +34,17 @@ from image_release.core.guard import (
     rule_text,
     version_tag_of,
 )
-from image_release.core.labels import oci_labels
-from image_release.core.plan_inputs import PlanSettings, as_plan_settings
+from image_release.core.images import enabled_images, parse_images
+from image_release.core.labels import metadata_action_labels, metadata_action_pairs, oci_labels
+from image_release.core.plan_inputs import METADATA_ACTION, SAFE, PlanSettings, as_plan_settings
 from image_release.core.tag_rules import Flavor, evaluate, parse_flavor, parse_rules
 from image_release.core.versions import Version, docker_tag, is_prerelease, parse_tag_lenient, parse_version
 from image_release.core.versions import registry_versions as _registry_versions
-from image_release.errors import ConfigError
+from image_release.errors import ConfigError, VersionError
 
 __all__ = [
-    "BRANCH_TAG", "FLOATING", "VERSION", "TagDecision", "ReleasePlan", "PlanSettings",
+    "BRANCH_TAG", "FLOATING", "VERSION", "UNVERSIONED", "METADATA_ACTION_ONLY", "GUARANTEES", "SAFE", "METADATA_ACTION",
+    "TagDecision", "ReleasePlan", "PlanSettings",
     "make_plan", "release_version", "default_images", "explain", "known_versions_from_tags",
     "registry_versions", "versions_in_registry", "version_affixes", "owner_of_tag", "version_tag_of",
 ]
@@ -54,6 +66,9 @@ class ReleasePlan:
     local_tag: str  # the tag the image gets locally before anything is published
     warnings: tuple[str, ...] = ()
     known_versions: tuple[Version, ...] = field(default=(), repr=False)
+    semantics: str = SAFE  # release.semantics: safe or metadata-action
+    annotations: tuple[tuple[str, str], ...] = ()  # OCI annotations, as the labels are made for the semantics
+    local_only: bool = False  # no image of release.images for this run: ``images`` is the local fallback
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -89,8 +104,15 @@ class ReleasePlan:
             "sha": ctx.sha,
             "images": list(self.images),
             "tags": list(self.refs()),
-            "decisions": [asdict(d) for d in self.decisions],
+            "decisions": [{k: v for k, v in asdict(d).items() if k != "differs_from_metadata_action"}
+                          for d in self.decisions],
+            # tag -> the guarantee that makes it differ from metadata-action's output (safe semantics)
+            "differs_from_metadata_action": {d.tag: d.differs_from_metadata_action for d in self.decisions
+                                             if d.differs_from_metadata_action},
             "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "semantics": self.semantics,
+            "local_only": self.local_only,
             "push": self.push,
             "push_reason": self.push_reason,
             "release": self.release,
@@ -102,11 +124,19 @@ class ReleasePlan:
         }
 
 
-def release_version(ctx: Context) -> Version | None:
-    """The version a tag context releases; a tag that is not SemVer is an error (VersionError)."""
+def release_version(ctx: Context, settings=None) -> Version | None:
+    """The version a tag context releases; a tag that is not SemVer is an error (VersionError) under
+    safe semantics, and no version (None) under metadata-action semantics (``settings`` says which;
+    without it, safe)."""
     if ctx.event != TAG or not ctx.tag:
         return None
-    return parse_version(ctx.tag)
+    if settings is not None and as_plan_settings(settings).semantics == METADATA_ACTION:
+        return parse_tag_lenient(ctx.tag)
+    try:
+        return parse_version(ctx.tag)
+    except VersionError as e:
+        raise VersionError(e.message, hint=f"{e.hint}; or set release.semantics: metadata-action to publish any git "
+                                            f"tag as metadata-action does (the {SEMVER_TAG} guarantee)") from None
 
 
 def make_plan(
@@ -118,18 +148,25 @@ def make_plan(
     warnings: Iterable[str] = (),
 ) -> ReleasePlan:
     """Compute the plan. ``settings``: a :class:`~image_release.core.plan_inputs.PlanSettings`
-    (``settings.plan_settings(parsed)``), or a parsed ``Settings``, which is converted."""
+    (``settings.plan_settings(parsed)``), or a parsed ``Settings``, which is converted.
+
+    Under ``semantics: metadata-action`` the tags, labels and annotations are metadata-action's for
+    the same inputs (any git tag, no floating-tag guard, its commit); under ``safe`` each decision
+    that differs from metadata-action's names the guarantee (``differs_from_metadata_action``)."""
     s = as_plan_settings(settings)
-    version = release_version(ctx)
-    rules = parse_rules(s.tags)
+    ma = s.semantics == METADATA_ACTION
+    version = release_version(ctx, s)
+    rules = parse_rules(s.tags, lenient=ma)
     flavor = parse_flavor(s.flavor)
     images, local_only = _images(ctx, s, fallback_image)
     known = sorted({v for v in known_versions})
-    decisions = _decisions(ctx, s, version, known, rules, flavor)
+    decisions = _decisions(ctx.as_metadata_action() if ma else ctx, s, version, known, rules, flavor)
+    if not ma and ctx.metadata_action_sha is not None:
+        decisions = _with_metadata_action_commit(ctx, decisions, rules, flavor)
     local_tag = _local_tag(ctx, s, version, decisions)
     push, push_reason = _push(ctx, s, decisions, local_only)
     release, release_reason = _release(ctx, version, push)
-    labels = oci_labels(ctx, s, version, local_tag)
+    labels, annotations = _labels_and_annotations(ctx, s, version, decisions, local_tag)
     return ReleasePlan(
         context=ctx,
         version=version,
@@ -145,14 +182,22 @@ def make_plan(
         local_tag=local_tag,
         warnings=tuple(warnings),
         known_versions=tuple(known),
+        semantics=s.semantics,
+        annotations=annotations,
+        local_only=local_only,
     )
 
 
 def _images(ctx: Context, s: PlanSettings, fallback_image: str | None) -> tuple[tuple[str, ...], bool]:
     """The images to publish, or the local fallback image (and True: nothing is published)."""
-    images = default_images(ctx, s.images)
+    images = default_images(ctx, s.images, s.semantics)
     if images:
         return images, False
+    if parse_images(s.images):  # every configured image is disabled for this context
+        if not fallback_image:
+            raise ConfigError("no image: every entry of release.images is disabled (enable=false) for this run",
+                              hint="enable an image, or give the run a local image name")
+        return (fallback_image,), True
     if s.publish.get(ctx.event, False) and ctx.event in (TAG, BRANCH, SCHEDULE) and ctx.ci:
         raise ConfigError(
             "no image name: release.images is empty and this CI gives no default",
@@ -171,20 +216,61 @@ def _decisions(ctx: Context, s: PlanSettings, version: Version | None, known, ru
     decisions: list[TagDecision] = []
     seen: set[str] = set()
     cache: dict = {}
+    ma = s.semantics == METADATA_ACTION
     why = {BRANCH: "branch build", PR: "pull request build", SCHEDULE: "scheduled build"}.get(ctx.event, ctx.event)
     for out in evaluate(rules, flavor, ctx):
         if out.value in seen:
             continue
         seen.add(out.value)
         if version is not None:
-            decisions.append(decide_version_tag(out, version, known, rules, flavor, ctx, s.major_zero, cache))
+            d = decide_version_tag(out, version, known, rules, flavor, ctx, s.major_zero, cache)
+            if ma and d.kind != VERSION:
+                d = TagDecision(d.tag, d.kind, True, f"moved as metadata-action moves it, no floating-tag guard "
+                                                     f"({rule_text(out)})")
+            decisions.append(d)
+        elif ctx.event == TAG:  # metadata-action semantics only: safe ones refused the tag already
+            decisions.append(TagDecision(out.value, UNVERSIONED, True,
+                                         f"tag {ctx.tag} (not SemVer), metadata-action semantics: {rule_text(out)}"))
         else:
             decisions.append(TagDecision(out.value, BRANCH_TAG, True, f"{why}: {rule_text(out)}"))
     return decisions
 
 
+def _with_metadata_action_commit(ctx: Context, decisions: list[TagDecision], rules, flavor) -> list[TagDecision]:
+    """Safe semantics on a pull request: the tags made from the commit name the PR's head, and
+    metadata-action's name GitHub's merge commit. Both sides are marked with the guarantee."""
+    theirs = []
+    for out in evaluate(rules, flavor, ctx.as_metadata_action()):
+        if out.value not in theirs:
+            theirs.append(out.value)
+    ours = {d.tag for d in decisions}
+    out = [d if d.tag in theirs else replace(d, differs_from_metadata_action=PR_HEAD_SHA) for d in decisions]
+    for tag in theirs:
+        if tag not in ours:
+            out.append(TagDecision(tag, METADATA_ACTION_ONLY, False,
+                                   f"metadata-action would publish this (its commit {ctx.metadata_action_sha[:7]} is "
+                                   "GitHub's merge commit, not the PR's head)", PR_HEAD_SHA))
+    return out
+
+
+def _labels_and_annotations(ctx: Context, s: PlanSettings, version, decisions, local_tag: str):
+    moved = [d.tag for d in decisions if d.move]
+    if s.semantics == METADATA_ACTION:
+        mctx = ctx.as_metadata_action()
+        main = moved[0] if moved else ""
+        labels = metadata_action_labels(mctx, s, main)
+        base = metadata_action_labels(mctx, replace(s, build=replace(s.build, labels=())), main)
+        return labels, metadata_action_pairs(mctx, base, s.annotations)
+    labels = oci_labels(ctx, s, version, local_tag)
+    own = oci_labels(ctx, s, version, local_tag, user=False)
+    extra = dict(metadata_action_pairs(ctx, (), s.annotations))
+    return labels, tuple((k, extra.pop(k, v)) for k, v in own) + tuple(extra.items())
+
+
 def _push(ctx: Context, s: PlanSettings, decisions, local_only: bool) -> tuple[bool, str]:
     if local_only:
+        if parse_images(s.images):
+            return False, "every image of release.images is disabled for this run: the image stays local"
         return False, "no release.images configured: the image stays local"
     if not s.publish.get(ctx.event, False):
         return False, f"release.publish.{ctx.event} is false: a {ctx.event} build pushes nothing"
@@ -194,6 +280,8 @@ def _push(ctx: Context, s: PlanSettings, decisions, local_only: bool) -> tuple[b
 
 
 def _release(ctx: Context, version: Version | None, push: bool) -> tuple[bool, str]:
+    if version is None and ctx.event == TAG:
+        return False, f"{ctx.tag} is not a SemVer version: no forge release (metadata-action semantics publish its tags only)"
     if version is None:
         return False, "not a version tag: no forge release"
     if not push:
@@ -227,10 +315,13 @@ def _build_spec(s: PlanSettings, images, local_tag: str, labels) -> BuildSpec:
     )
 
 
-def default_images(ctx: Context, configured: Iterable[str]) -> tuple[str, ...]:
-    configured = tuple(configured)
-    if configured:
-        return configured
+def default_images(ctx: Context, configured: Iterable[str], semantics: str = SAFE) -> tuple[str, ...]:
+    """The images of ``release.images`` enabled for ``ctx`` (entries in metadata-action's syntax;
+    lower-cased under metadata-action semantics); when none is configured, the CI's default
+    (``ghcr.io/<owner>/<repo>`` on GitHub, ``$CI_REGISTRY_IMAGE`` on GitLab)."""
+    entries = parse_images(tuple(configured))
+    if entries:
+        return enabled_images(entries, ctx, lower=semantics == METADATA_ACTION)
     if ctx.ci == "github":
         if ctx.repository:
             return (f"ghcr.io/{ctx.repository.lower()}",)
@@ -245,6 +336,8 @@ def _local_tag(ctx: Context, settings: PlanSettings, version: Version | None, de
             if d.kind == VERSION:
                 return d.tag
         return docker_tag(version)
+    if ctx.event == TAG and any(d.move for d in decisions):  # a tag that is not SemVer (metadata-action semantics)
+        return next(d.tag for d in decisions if d.move)
     try:
         text = settings.build.dev_tag.format(
             branch=ctx.branch or "detached",
@@ -277,9 +370,14 @@ def explain(plan: ReleasePlan) -> str:
     lines.append(f"  images: {', '.join(plan.images)}")
     lines.append(f"  local tag: {plan.local_tag}")
     lines.append("  tags:")
+    if plan.semantics != SAFE:
+        lines.append(f"  semantics: {plan.semantics} (no SemVer requirement, no floating-tag guard)")
     for d in plan.decisions:
         mark = "move" if d.move else "keep"
         lines.append(f"    {mark:4} {d.tag:<24} [{d.kind}] {d.reason}")
+        if d.differs_from_metadata_action:
+            lines.append(f"         differs from metadata-action: {d.differs_from_metadata_action} "
+                         f"({GUARANTEES[d.differs_from_metadata_action]})")
     if not plan.decisions:
         lines.append("    (none: the tag rules give no tag for this context)")
     lines.append(f"  push: {'yes' if plan.push else 'no'} - {plan.push_reason}")

@@ -9,6 +9,9 @@ from typing import Mapping
 
 from image_release.core.build_spec import BuildSecret
 
+SAFE = "safe"  # this project's guarantees: SemVer release tags, the floating-tag guard, no 0 major
+METADATA_ACTION = "metadata-action"  # docker/metadata-action's outputs, exactly
+
 
 @dataclass(frozen=True)
 class BuildInputs:
@@ -42,6 +45,8 @@ class PlanSettings:
     publish: Mapping[str, bool]
     project: Mapping[str, str | None]
     build: BuildInputs
+    semantics: str = SAFE  # SAFE or METADATA_ACTION
+    annotations: tuple[str, ...] = ()  # metadata-action's `annotations:` lines (key=value, expressions allowed)
 
 
 def as_plan_settings(settings) -> PlanSettings:

@@ -149,9 +149,7 @@ def release_inputs(run) -> None:
 def has_images(run) -> None:
     """A version release needs an image repository to publish to (without one it used to build
     local/<folder> and exit 0 having published nothing)."""
-    from image_release.core.plan import default_images
-
-    if run.plan.version is None or default_images(run.context, run.settings.images):
+    if run.plan.version is None or not run.plan.local_only:
         return
     hint = "set release.images in invoke.yaml, e.g. images: [registry.example.com/team/app]"
     if run.typo_of_release:

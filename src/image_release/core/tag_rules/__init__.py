@@ -16,6 +16,8 @@ Semantics follow metadata-action v5 (README and ``src/tag.ts`` / ``src/meta.ts``
   Under ``latest=auto`` that first rule decides whether ``latest`` is added (true for a stable
   semver/pep440 version, ``type=match`` and ``type=ref,event=tag``; false otherwise);
   ``latest=true``/``false`` force it. ``latest`` comes last.
+- semver/pep440 read the git tag, or ``value=``; ``match=REGEX`` takes the version from its first
+  group (``match=v(\\d.\\d.\\d)$`` on ``p1/v1.2.3``), and ``/`` becomes ``-`` before parsing.
 - A semver prerelease (pep440 pre/post/dev release) collapses every pattern to ``{{version}}``
   unless the pattern is exactly ``{{raw}}``, and gets no ``latest``. A tag that is not a valid
   version makes those rules yield nothing.
@@ -35,7 +37,10 @@ Expressions (a Handlebars subset; ``{{x}}`` HTML-escapes like Handlebars, ``{{{x
 Stricter than metadata-action, on purpose: unknown attributes, attributes a type does not use,
 repeated attributes, empty patterns, bad regexes, a match ``group`` the regex does not have and
 GitHub ``${{ }}`` expressions (which the workflow runner, not the action, evaluates) are errors that
-name the line. Dates come only from ``ctx.timestamp`` / ``ctx.commit_date``.
+name the line. ``parse_rules(lines, lenient=True)`` (``release.semantics: metadata-action``) runs
+two of them as metadata-action does instead: a missing match group (the rule gives nothing) and an
+unquoted date format (moment's default format). Dates come only from ``ctx.timestamp`` /
+``ctx.commit_date``.
 
 The package holds one concept per module: ``syntax`` (the CSV line syntax), ``rules`` (rule and
 flavor parsing), ``templates`` (the Handlebars subset), ``moment`` (moment.js date formats),

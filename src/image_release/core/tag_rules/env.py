@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from image_release.core.context import PR, SCHEDULE, TAG, Context
@@ -11,6 +12,7 @@ from image_release.core.tag_rules.templates import _VERSION_NAMES, _Expr
 from image_release.core.tag_rules.version_parts import _VersionVars
 
 _SHORT_SHA = 7
+_ON_DEFAULT_BRANCH = re.compile("create|discussion|issues|schedule")
 
 
 def _aware(when: datetime) -> datetime:
@@ -48,8 +50,13 @@ class _Env:
         name = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else ref
         if not name:
             return False
+        if self.ctx.default_branch and name == self.ctx.default_branch:
+            return True
+        if self.ctx.ci == "github" and self.ctx.event_name and _ON_DEFAULT_BRANCH.search(self.ctx.event_name):
+            # GitHub runs these events for the last commit of the default branch (metadata-action)
+            return True
         if self.ctx.default_branch:
-            return name == self.ctx.default_branch
+            return False
         return self.is_schedule
 
     def base_ref(self) -> str:
@@ -84,6 +91,10 @@ class _Env:
             if name == "commit_date" and self.ctx.commit_date is not None:
                 when = self.ctx.commit_date
             zone = _zone(expr.tz) if expr.tz else timezone.utc
-            out = format_moment(_aware(when).astimezone(zone), expr.fmt or "")
+            local = _aware(when).astimezone(zone)
+            fmt = expr.fmt or ""
+            if expr.default_format:  # moment's defaultFormatUtc / defaultFormat
+                fmt = "YYYY-MM-DDTHH:mm:ss[Z]" if not local.utcoffset() else "YYYY-MM-DDTHH:mm:ssZ"
+            out = format_moment(local, fmt)
         self._cache[key] = out
         return out

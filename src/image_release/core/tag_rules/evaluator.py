@@ -44,9 +44,9 @@ def is_valid_docker_tag(value: str) -> bool:
     return _DOCKER_TAG.fullmatch(value) is not None
 
 
-def _tpl(text: str, scope: frozenset) -> _Template:
+def _tpl(text: str, scope: frozenset, rule: Rule | None = None) -> _Template:
     # Templates were validated by parse_rules; the cache makes this a dictionary lookup.
-    return _compile(text, scope)
+    return _compile(text, scope, rule is not None and rule.lenient)
 
 
 def _flavor_tpl(text: str) -> _Template:
@@ -71,11 +71,11 @@ class _Evaluator:
         attrs = rule.attrs
         env = self.env
         if "prefix" in attrs:
-            val = _render(_tpl(attrs["prefix"], _GLOBAL_NAMES), env) + val
+            val = _render(_tpl(attrs["prefix"], _GLOBAL_NAMES, rule), env) + val
         elif self.flavor.prefix:
             val = _render(_flavor_tpl(self.flavor.prefix), env) + val
         if "suffix" in attrs:
-            val = val + _render(_tpl(attrs["suffix"], _GLOBAL_NAMES), env)
+            val = val + _render(_tpl(attrs["suffix"], _GLOBAL_NAMES, rule), env)
         elif self.flavor.suffix:
             val = val + _render(_flavor_tpl(self.flavor.suffix), env)
         return val
@@ -86,7 +86,7 @@ class _Evaluator:
             return True
         if enable == "false":
             return False
-        got = _render(_tpl(enable, _GLOBAL_NAMES), self.env)
+        got = _render(_tpl(enable, _GLOBAL_NAMES, rule), self.env)
         if got not in ("true", "false"):
             raise RuleError(
                 f"{rule.describe()}: enable={enable!r} gives {got!r}, not true or false",
@@ -103,15 +103,22 @@ class _Evaluator:
 
     def _run_version(self, rule: Rule, parse) -> tuple[str, bool] | None:
         if rule.attrs["value"]:
-            vraw = _render(_tpl(rule.attrs["value"], _GLOBAL_NAMES), self.env)
+            vraw = _render(_tpl(rule.attrs["value"], _GLOBAL_NAMES, rule), self.env)
         elif self.env.is_tag:
-            vraw = self.env.tag.replace("/", "-")
+            vraw = self.env.tag
         else:
             return None
-        vars = parse(vraw)
+        if rule.attrs.get("match"):
+            # metadata-action: the first group of the first match; no match leaves the text as it is
+            found = _compile_regex(rule.attrs["match"], slashed=False)[0].search(vraw)
+            if found is not None:
+                if found.group(1) is None:
+                    return None
+                vraw = found.group(1)
+        vars = parse(vraw.replace("/", "-"))
         if vars is None:
             return None  # metadata-action warns and skips: not a valid version
-        pattern = _tpl(rule.attrs["pattern"], _VERSION_NAMES)
+        pattern = _tpl(rule.attrs["pattern"], _VERSION_NAMES, rule)
         if vars.unstable:
             out = _render(pattern, self.env, vars) if pattern.is_raw_statement else vars.version
             return self.set_value(out, rule), False
@@ -125,7 +132,7 @@ class _Evaluator:
 
     def _run_match(self, rule: Rule) -> tuple[str, bool] | None:
         if rule.attrs["value"]:
-            vraw = _render(_tpl(rule.attrs["value"], _GLOBAL_NAMES), self.env)
+            vraw = _render(_tpl(rule.attrs["value"], _GLOBAL_NAMES, rule), self.env)
         elif self.env.is_tag:
             vraw = self.env.tag
         else:
@@ -137,7 +144,7 @@ class _Evaluator:
             got = found[group] if group < len(found) else None
         else:
             m = regex.search(vraw)
-            got = m.group(group) if m else None
+            got = m.group(group) if m and group <= regex.groups else None  # a lenient rule's missing group
         if got is None:
             return None
         return self.set_value(got, rule), True
@@ -152,7 +159,7 @@ class _Evaluator:
         return (self.set_value(env.pr, rule), False) if env.is_pr else None
 
     def _run_raw(self, rule: Rule) -> tuple[str, bool] | None:
-        return self.set_value(_render(_tpl(rule.attrs["value"], _GLOBAL_NAMES), self.env), rule), False
+        return self.set_value(_render(_tpl(rule.attrs["value"], _GLOBAL_NAMES, rule), self.env), rule), False
 
     def _run_sha(self, rule: Rule) -> tuple[str, bool] | None:
         env = self.env
@@ -173,7 +180,7 @@ class _Evaluator:
     def _run_schedule(self, rule: Rule) -> tuple[str, bool] | None:
         if not self.env.is_schedule:
             return None
-        return self.set_value(_render(_tpl(rule.attrs["pattern"], _DATE_NAMES), self.env), rule), False
+        return self.set_value(_render(_tpl(rule.attrs["pattern"], _DATE_NAMES, rule), self.env), rule), False
 
 
 def _checked(value: str, where: str) -> str:

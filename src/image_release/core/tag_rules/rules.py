@@ -22,8 +22,8 @@ _COMMON_ATTRS = frozenset({"enable", "priority", "prefix", "suffix"})
 
 _TYPE_ATTRS: Mapping[str, frozenset[str]] = {
     "schedule": frozenset({"pattern"}),
-    "semver": frozenset({"pattern", "value"}),
-    "pep440": frozenset({"pattern", "value"}),
+    "semver": frozenset({"pattern", "value", "match"}),
+    "pep440": frozenset({"pattern", "value", "match"}),
     "match": frozenset({"pattern", "group", "value"}),
     "edge": frozenset({"branch"}),
     "ref": frozenset({"event"}),
@@ -51,6 +51,7 @@ class Rule:
     line: str
     lineno: int
     priority: int
+    lenient: bool = False  # parsed as metadata-action parses it (see parse_rules)
 
     def describe(self) -> str:
         return f"tag rule line {self.lineno} ({self.line.strip()!r})"
@@ -74,7 +75,7 @@ def _attrs_hint(rtype: str) -> str:
     return f"type={rtype} takes " + ", ".join(f"{a}=" for a in own + sorted(_COMMON_ATTRS))
 
 
-def _parse_rule(text: str) -> tuple[str, dict[str, str], int]:
+def _parse_rule(text: str, lenient: bool = False) -> tuple[str, dict[str, str], int]:
     """One ``tags:`` line: its type, its attributes with metadata-action's defaults, its priority."""
     _reject_actions_expr(text)
     rtype, attrs, bare = _read_fields(text)
@@ -82,11 +83,11 @@ def _parse_rule(text: str) -> tuple[str, dict[str, str], int]:
 
     def template(key: str, scope: frozenset) -> _Template:
         try:
-            return _compile_checked(attrs[key], scope)
+            return _compile_checked(attrs[key], scope, lenient)
         except _Problem as p:
             raise _Problem(f"{key}=: {p.message}", p.hint) from None
 
-    _TYPE_DEFAULTS[rtype](attrs, template)
+    _TYPE_DEFAULTS[rtype](attrs, template, lenient)
     if "value" in attrs and attrs["value"]:
         template("value", _GLOBAL_NAMES)
     for key in ("prefix", "suffix"):
@@ -157,27 +158,35 @@ def _priority(rtype: str, attrs: Mapping[str, str]) -> int:
 
 
 # Type-specific defaults and checks (metadata-action's src/tag.ts, plus stricter validation). Each
-# gets the attributes (to fill in) and ``template(key, scope)``, which compiles and checks one.
+# gets the attributes (to fill in), ``template(key, scope)``, which compiles and checks one, and
+# whether the parse is lenient (metadata-action semantics, see parse_rules).
 
 
-def _schedule_defaults(attrs: dict[str, str], template) -> None:
+def _schedule_defaults(attrs: dict[str, str], template, lenient: bool) -> None:
     attrs.setdefault("pattern", "nightly")
     template("pattern", _DATE_NAMES)
 
 
 def _version_defaults(rtype: str):
-    def defaults(attrs: dict[str, str], template) -> None:
+    def defaults(attrs: dict[str, str], template, lenient: bool) -> None:
         if "pattern" not in attrs:
             raise _Problem(f"type={rtype} needs a pattern", "add pattern={{version}} (or {{major}}.{{minor}} ...)")
         if not attrs["pattern"]:
             raise _Problem("pattern= is empty", "write pattern={{version}}")
         template("pattern", _VERSION_NAMES)
         attrs.setdefault("value", "")
+        if attrs.get("match"):
+            regex, _ = _compile_regex(attrs["match"], slashed=False)
+            if regex.groups < 1:
+                raise _Problem(
+                    f"match={attrs['match']!r} has no capturing group: the version is the first group",
+                    r"put the version in parentheses, e.g. match=v(\d.\d.\d)$ or match=p1/v(.*)",
+                )
 
     return defaults
 
 
-def _match_defaults(attrs: dict[str, str], template) -> None:
+def _match_defaults(attrs: dict[str, str], template, lenient: bool) -> None:
     if not attrs.get("pattern"):
         raise _Problem("type=match needs a non-empty pattern (a regular expression)", r"add pattern=v(\d.\d.\d),group=1")
     attrs.setdefault("group", "0")
@@ -185,7 +194,7 @@ def _match_defaults(attrs: dict[str, str], template) -> None:
     if not group.isdigit() or not group.isascii():
         raise _Problem(f"group={group!r} is not a group number", "use group=0 (the whole match) or group=1, 2, ...")
     regex, every = _compile_regex(attrs["pattern"])
-    if not every and int(group) > regex.groups:
+    if not every and int(group) > regex.groups and not lenient:
         raise _Problem(
             f"group={group} but the pattern has {regex.groups} capturing group(s)",
             "add parentheses to the pattern or lower group=",
@@ -194,11 +203,11 @@ def _match_defaults(attrs: dict[str, str], template) -> None:
     attrs.setdefault("value", "")
 
 
-def _edge_defaults(attrs: dict[str, str], template) -> None:
+def _edge_defaults(attrs: dict[str, str], template, lenient: bool) -> None:
     attrs.setdefault("branch", "")
 
 
-def _ref_defaults(attrs: dict[str, str], template) -> None:
+def _ref_defaults(attrs: dict[str, str], template, lenient: bool) -> None:
     if "event" not in attrs:
         raise _Problem("type=ref needs event=", "add event=branch, event=tag or event=pr")
     if attrs["event"] not in _REF_EVENTS:
@@ -207,14 +216,14 @@ def _ref_defaults(attrs: dict[str, str], template) -> None:
         attrs.setdefault("prefix", "pr-")
 
 
-def _raw_defaults(attrs: dict[str, str], template) -> None:
+def _raw_defaults(attrs: dict[str, str], template, lenient: bool) -> None:
     if "value" not in attrs:
         raise _Problem("type=raw needs a value", "write type=raw,value=latest (or just latest)")
     if not attrs["value"]:
         raise _Problem("value= is empty", "write type=raw,value=latest")
 
 
-def _sha_defaults(attrs: dict[str, str], template) -> None:
+def _sha_defaults(attrs: dict[str, str], template, lenient: bool) -> None:
     attrs.setdefault("prefix", "sha-")
     attrs.setdefault("format", "short")
     if attrs["format"] not in _SHA_FORMATS:
@@ -234,16 +243,17 @@ _TYPE_DEFAULTS = {
 
 
 @lru_cache(maxsize=1024)
-def _compile_regex(pattern: str) -> "tuple[re.Pattern[str], bool]":
-    """Compile a metadata-action match pattern: a JS regex, optionally written /body/flags.
+def _compile_regex(pattern: str, slashed: bool = True) -> "tuple[re.Pattern[str], bool]":
+    """Compile a metadata-action match pattern: a JS regex, optionally written /body/flags (a
+    ``type=match`` pattern; a semver/pep440 ``match=`` is always a plain body: ``slashed=False``).
 
     Returns the regex and whether it has JS's ``g`` flag: then ``String.match`` returns every
     whole match instead of the groups, so ``group=N`` picks the N-th match (kept, as in the action).
     """
     body, flags = pattern, ""
-    slashed = re.match(r"^/(.+)/(.*)$", pattern, re.S)
-    if slashed:
-        body, flags = slashed.group(1), slashed.group(2)
+    with_slashes = re.match(r"^/(.+)/(.*)$", pattern, re.S) if slashed else None
+    if with_slashes:
+        body, flags = with_slashes.group(1), with_slashes.group(2)
     re_flags = re.ASCII
     every = "g" in flags
     for f in flags:
@@ -267,19 +277,24 @@ def _compile_regex(pattern: str) -> "tuple[re.Pattern[str], bool]":
         raise _Problem(f"invalid regular expression {pattern!r}: {exc}", r"fix the pattern, e.g. pattern=v(\d+\.\d+\.\d+)") from None
 
 
-def parse_rules(lines: Sequence[str]) -> tuple[Rule, ...]:
+def parse_rules(lines: Sequence[str], *, lenient: bool = False) -> tuple[Rule, ...]:
     """Parse ``tags:`` lines (blank lines and ``#`` comment lines are skipped; ``lineno`` is 1-based).
 
     Returns the rules in input order; :func:`evaluate` sorts by priority. An empty input gives no
     rules (metadata-action would fall back to its own defaults: see ``default_rules``).
+
+    ``lenient`` (metadata-action semantics) accepts two things metadata-action runs where the strict
+    parse names a mistake: a match ``group`` the pattern does not have (the rule then gives nothing,
+    as metadata-action warns and skips it) and an unquoted date format (``{{date YYYY}}``: Handlebars
+    finds no such name, and moment formats with its default, ``YYYY-MM-DDTHH:mm:ssZ``).
     """
     rules: list[Rule] = []
     for lineno, line, text in _entries(lines, "tag rule", "rule"):
         try:
-            rtype, attrs, priority = _parse_rule(text)
+            rtype, attrs, priority = _parse_rule(text, lenient)
         except _Problem as p:
             raise _line_error("tag rule", lineno, line, p) from None
-        rules.append(Rule(rtype, MappingProxyType(attrs), line.strip(), lineno, priority))
+        rules.append(Rule(rtype, MappingProxyType(attrs), line.strip(), lineno, priority, lenient))
     return tuple(rules)
 
 

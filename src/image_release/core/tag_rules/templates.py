@@ -45,6 +45,8 @@ class _Expr:
     fmt: str | None = None
     tz: str | None = None
     escape: bool = True
+    # {{date NAME}}: Handlebars looks NAME up, finds nothing, and moment formats with its default
+    default_format: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def _describe_names(allowed: frozenset) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _compile(text: str, allowed: frozenset) -> _Template:
+def _compile(text: str, allowed: frozenset, lenient: bool = False) -> _Template:
     parts: list = []
     names: set[str] = set()
     mustaches = 0
@@ -103,7 +105,7 @@ def _compile(text: str, allowed: frozenset) -> _Template:
             raise _Problem(f"unclosed '{{{{' in {text!r}", "close every {{ with }} (write \\{{ for a literal {{)")
         inner = text[start:k]
         i = k + len(close)
-        expr = _parse_expr(inner, text, allowed, escape=not triple)
+        expr = _parse_expr(inner, text, allowed, escape=not triple, lenient=lenient)
         literal = "".join(buf)
         buf = []
         if literal:
@@ -124,7 +126,7 @@ def _unquote(tok: str) -> str:
     return body.replace("\\" + q, q)
 
 
-def _parse_expr(inner: str, text: str, allowed: frozenset, *, escape: bool) -> _Expr:
+def _parse_expr(inner: str, text: str, allowed: frozenset, *, escape: bool, lenient: bool = False) -> _Expr:
     stripped = inner.strip()
     if not stripped:
         raise _Problem(f"empty expression {{{{}}}} in {text!r}", f"use one of {_describe_names(allowed)}")
@@ -162,8 +164,8 @@ def _parse_expr(inner: str, text: str, allowed: frozenset, *, escape: bool) -> _
     hint = f"write {{{{{name} 'YYYYMMDD'}}}} or {{{{{name} 'YYYYMMDD-HHmmss' tz='Asia/Tokyo'}}}}"
     while idx < len(rest):
         kind, tok = rest[idx]
-        if kind in ("sq", "dq") and fmt is None and tz is None:
-            fmt = _unquote(tok)
+        if kind in ("sq", "dq", "id") and fmt is None and tz is None and (kind != "id" or lenient):
+            fmt = _unquote(tok) if kind != "id" else ""  # lenient (metadata-action): an unquoted name is undefined
             idx += 1
         elif kind == "key":
             if tok != "tz":
@@ -179,12 +181,12 @@ def _parse_expr(inner: str, text: str, allowed: frozenset, *, escape: bool) -> _
             raise _Problem(f"unexpected {tok!r} in {{{{{stripped}}}}} (in {text!r})", hint)
     if fmt is None:
         raise _Problem(f"{{{{{name}}}}} needs a quoted moment.js format (in {text!r})", hint)
-    return _Expr(name, fmt=fmt, tz=tz, escape=escape)
+    return _Expr(name, fmt=fmt, tz=tz, escape=escape, default_format=lenient and fmt == "" and rest[0][0] == "id")
 
 
-def _compile_checked(text: str, allowed: frozenset) -> _Template:
+def _compile_checked(text: str, allowed: frozenset, lenient: bool = False) -> _Template:
     try:
-        return _compile(text, allowed)
+        return _compile(text, allowed, lenient)
     except RecursionError:  # pragma: no cover - defensive
         raise _Problem(f"template {text!r} is too complex", "simplify it") from None
 

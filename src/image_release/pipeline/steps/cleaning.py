@@ -45,7 +45,7 @@ def options(run) -> tuple[int, int | None, bool, str | None]:
 def images(run) -> tuple[str, ...]:
     from image_release.core.plan import default_images
 
-    found = default_images(run.context, run.settings.images)
+    found = default_images(run.context, run.settings.images, run.settings.semantics)
     if not found:
         raise ConfigError("no image to clean: release.images is empty", hint="set release.images in invoke.yaml")
     return found

@@ -24,7 +24,7 @@ def read_context(run):
 def read_and_plan(run):
     """The release plan: a bad tag is rejected before any read (VersionError names the form)."""
     ctx = run.context
-    release_version(ctx)
+    release_version(ctx, run.settings)
     warnings: list[str] = []
     known = _known_versions(run, ctx, warnings) if ctx.event == "tag" else []
     return make_plan(
@@ -49,7 +49,7 @@ def _known_versions(run, ctx, warnings: list[str]):
     # The registry is asked when the plan decides what is published or is what was asked for;
     # `invoke build` or `invoke build tag` publish nothing and skip the request.
     if kv.get("registry", True) and (run.will_run("publish") or "plan" in run.request.requested):
-        for image in default_images(ctx, run.settings.images):
+        for image in default_images(ctx, run.settings.images, run.settings.semantics):
             versions += _registry_versions(run, image, warnings)
     return versions
 
