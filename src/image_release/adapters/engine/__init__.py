@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from image_release.adapters.engine import buildkit, cli_choice, push as _push, sdk_build
-from image_release.adapters.engine.base import DEFAULT_DOCKER_HOST, EngineBase
+from image_release.adapters.engine.base import DEFAULT_DOCKER_HOST, EngineBase, redacts_errors
 from image_release.adapters.engine.cli_choice import CLI_CANDIDATES, BuildKitClient
 from image_release.adapters.engine.display import percent
 from image_release.adapters.engine.messages import api_message, buildkit_failure
@@ -95,11 +95,14 @@ class Engine(EngineBase):
     lines otherwise and whenever ``CI`` is set), ``plain``, ``tty`` or ``quiet``. ``timeout``: seconds, for
     SDK requests and for a whole CLI build. ``cli``: the docker CLI for BuildKit builds (a path or a name on
     PATH); default: the first of ``docker`` on PATH, /usr/bin/docker, /usr/local/bin/docker whose BuildKit
-    works. ``env``: the environment for the CLI (default ``os.environ``).
+    works. ``env``: the environment for the CLI (default ``os.environ``). ``redact``: applied to every line
+    the engine writes (build and push progress, BuildKit's and the daemon's own lines) and to the message
+    and hint of every error it raises, so a Dockerfile that prints a secret does not show it (default: none).
     """
 
     # -------------------------------------------------------------------------------------- check
 
+    @redacts_errors
     def check(self) -> EngineInfo:
         """Reach the daemon and find a BuildKit path. Unreachable daemon: EngineError with the fix."""
         import docker
@@ -115,7 +118,8 @@ class Engine(EngineBase):
             server_version=str(ver.get("Version", "")), api_version=str(ver.get("ApiVersion", "")),
             os=str(ver.get("Os", "")), arch=str(ver.get("Arch", "")),
             buildkit=bk is not None, buildkit_via=bk.via if bk else None,
-            cli=bk.cli if bk else None, cli_version=bk.version if bk else None, notes=notes,
+            cli=bk.cli if bk else None, cli_version=bk.version if bk else None,
+            notes=tuple(self.redact(n) for n in notes),
         )
 
     def _buildkit(self) -> tuple[BuildKitClient | None, tuple[str, ...]]:
@@ -123,6 +127,7 @@ class Engine(EngineBase):
 
     # -------------------------------------------------------------------------------------- build
 
+    @redacts_errors
     def build(self, spec: BuildSpec) -> BuildResult:
         """Build ``spec``; BuildError (with the daemon's or BuildKit's message) on any failure.
 
@@ -148,6 +153,7 @@ class Engine(EngineBase):
             )
         return sdk_build.build_sdk(self, spec, context, dockerfile)
 
+    @redacts_errors
     def buildkit_argv(self, spec: BuildSpec, context: str, dockerfile: str, bk: BuildKitClient,
                       iidfile: str, metadata_file: str | None = None) -> tuple[list[str], bool]:
         """The CLI argv for a BuildKit build, and whether the build pushes. Holds no secret value."""
@@ -158,9 +164,11 @@ class Engine(EngineBase):
 
     # -------------------------------------------------------------------------------------- images
 
+    @redacts_errors
     def image_exists(self, ref: str) -> bool:
         return self._inspect_id(ref) is not None
 
+    @redacts_errors
     def inspect(self, ref: str) -> dict:
         """The engine's ``docker image inspect`` of ``ref``; EngineError when it is absent."""
         import docker
@@ -173,6 +181,7 @@ class Engine(EngineBase):
         except docker.errors.APIError as exc:
             raise EngineError(f"inspecting {ref} failed: {api_message(exc)}") from None
 
+    @redacts_errors
     def tag(self, image_id: str, refs: Iterable[str]) -> None:
         """Give the local image ``image_id`` each of ``refs`` (``registry/repo:tag``)."""
         import docker
@@ -191,6 +200,7 @@ class Engine(EngineBase):
             if not ok:
                 raise EngineError(f"the engine refused to tag {image_id} as {ref}")
 
+    @redacts_errors
     def remove_image(self, ref: str, force: bool = False) -> bool:
         """Remove a local image or tag; False when it was not there."""
         import docker
@@ -206,6 +216,7 @@ class Engine(EngineBase):
 
     # -------------------------------------------------------------------------------------- push
 
+    @redacts_errors
     def push(self, ref: str, auth_config: dict | None = None) -> str:
         """Push ONE ``registry/repo:tag`` through the SDK; return the manifest digest the daemon reports.
 

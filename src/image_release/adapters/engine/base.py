@@ -6,16 +6,38 @@ modules are functions of it. The docker SDK is imported inside the methods that 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from typing import Mapping, TextIO
+from typing import Callable, Mapping, TextIO
 
 from image_release.adapters.engine.display import Display
 from image_release.adapters.engine.messages import api_message, short
-from image_release.errors import EngineError
+from image_release.errors import EngineError, ReleaseError
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 PROGRESS_MODES = ("auto", "plain", "tty", "quiet")
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def redacts_errors(method):
+    """A public method whose typed errors leave with ``self.redact`` applied to their message and hint
+    (a build's last output, the daemon's text: anything the engine relays may hold a secret value)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except ReleaseError as exc:
+            exc.message = self.redact(exc.message)
+            exc.hint = self.redact(exc.hint) if exc.hint else exc.hint
+            exc.args = (exc.message,)
+            raise
+
+    return wrapper
 
 
 class EngineBase:
@@ -29,6 +51,7 @@ class EngineBase:
         timeout: float = 600,
         cli: str | None = None,
         env: Mapping[str, str] | None = None,
+        redact: Callable[[str], str] | None = None,
     ):
         if progress not in PROGRESS_MODES:
             raise EngineError(
@@ -41,6 +64,7 @@ class EngineBase:
         self.progress = progress
         self.timeout = timeout
         self.cli = cli
+        self.redact: Callable[[str], str] = redact or _same
         self._client_obj = None
 
     def __repr__(self) -> str:
@@ -52,7 +76,7 @@ class EngineBase:
             isatty = getattr(self.out, "isatty", None)
             tty = bool(isatty and isatty())
             mode = "tty" if tty and not self.env.get("CI") else "plain"
-        return Display(self.out, mode)
+        return Display(self.out, mode, self.redact)
 
     def _unreachable(self, exc: BaseException) -> EngineError:
         return EngineError(
