@@ -12,6 +12,7 @@
 * ``messages``: the daemon's and BuildKit's failures, parsed and classified into typed errors.
 * ``push``: one tag through the SDK.
 * ``paths``: where the context and the Dockerfile are, and ``check_build_paths``.
+* ``endpoint``: which daemon (an address, ``DOCKER_HOST``, a docker context), for the SDK and the CLI alike.
 
 Which path ``BuildSpec.buildkit`` selects:
 
@@ -89,8 +90,10 @@ class BuildResult:
 class Engine(EngineBase):
     """A Docker engine: ``check``, ``build``, ``push``, ``tag``, ``inspect``, ``image_exists``, ``remove_image``.
 
-    ``docker_host``: the daemon address (``unix:///...``, ``tcp://...``); default ``$DOCKER_HOST`` or the local
-    socket. The same address is given to the CLI for BuildKit builds, so both paths talk to one daemon.
+    ``docker_host``: the daemon address (``unix:///...``, ``tcp://...``); default, as the docker CLI decides:
+    ``$DOCKER_HOST`` (with ``DOCKER_TLS_VERIFY``/``DOCKER_CERT_PATH``), else the docker context named by
+    ``$DOCKER_CONTEXT`` or selected with ``docker context use``, else the local socket (``Engine.endpoint``).
+    The CLI for BuildKit builds is given the same address or context, so both paths talk to one daemon.
     ``out``: where progress goes (None: nowhere). ``progress``: ``auto`` (a live display on a terminal, plain
     lines otherwise and whenever ``CI`` is set), ``plain``, ``tty`` or ``quiet``. ``timeout``: seconds, for
     SDK requests and for a whole CLI build. ``cli``: the docker CLI for BuildKit builds (a path or a name on
