@@ -43,15 +43,15 @@ The docker SDK is imported lazily (inside methods) so importing this package sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
-from image_release.adapters.engine import buildkit, cli_choice, push as _push, sdk_build
+from image_release.adapters.engine import buildkit, cli_choice, oci_export, push as _push, sdk_build
 from image_release.adapters.engine.base import DEFAULT_DOCKER_HOST, EngineBase, redacts_errors
 from image_release.adapters.engine.cli_choice import CLI_CANDIDATES, BuildKitClient
 from image_release.adapters.engine.display import percent
 from image_release.adapters.engine.messages import api_message, buildkit_failure
 from image_release.adapters.engine.paths import build_paths, check_build_paths
+from image_release.adapters.engine.results import BuildResult, EngineInfo
 from image_release.core.build_spec import BuildSpec, join_words
 from image_release.errors import BuildError, EngineError
 
@@ -63,28 +63,6 @@ _percent = percent
 __all__ = [
     "BuildResult", "CLI_CANDIDATES", "DEFAULT_DOCKER_HOST", "Engine", "EngineInfo", "check_build_paths",
 ]
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    server_version: str
-    api_version: str
-    os: str
-    arch: str
-    buildkit: bool  # a BuildKit build path works
-    buildkit_via: str | None  # "buildx" | "classic-cli" | None
-    cli: str | None  # absolute path of the docker CLI used for BuildKit builds
-    cli_version: str | None
-    notes: tuple[str, ...] = ()  # why candidate CLIs were passed over
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    image_id: str  # sha256:... (config digest) of the local image; for a buildx --push build, see digest
-    tags: tuple[str, ...]
-    builder: str  # "sdk" | "buildkit"
-    digest: str | None = None  # manifest digest, only when the build pushed (multi-platform buildx)
-    pushed: bool = False  # True when the build itself pushed its tags (multi-platform buildx)
 
 
 class Engine(EngineBase):
@@ -131,17 +109,21 @@ class Engine(EngineBase):
     # -------------------------------------------------------------------------------------- build
 
     @redacts_errors
-    def build(self, spec: BuildSpec) -> BuildResult:
-        """Build ``spec``; BuildError (with the daemon's or BuildKit's message) on any failure.
+    def build(self, spec: BuildSpec, auths: Mapping[str, Mapping[str, str]] | None = None) -> BuildResult:
+        """Build ``spec`` to its ``output``; BuildError (with the daemon's or BuildKit's message) on any failure.
 
-        ``spec`` is trusted: the caller has run ``validate_build_spec`` and ``check_build_paths`` on it."""
+        ``spec`` is trusted: the caller has run ``validate_build_spec`` and ``check_build_paths`` on it.
+        ``auths``: the registry credentials for a BuildKit build that talks to registries itself (output
+        push, a registry cache), host -> ``{"username", "password"}`` or ``{"identitytoken"}`` (as
+        ``registry_auth.docker_auth_config`` gives them); the CLI then runs with a temporary DOCKER_CONFIG
+        holding only these (mode 0600, removed after, never printed)."""
         context, dockerfile = build_paths(spec)
         mode = (spec.buildkit or "auto").strip().lower()
         if mode == "off":
             return sdk_build.build_sdk(self, spec, context, dockerfile)
         bk, notes = self._buildkit()
         if bk is not None:
-            return buildkit.build_cli(self, spec, context, dockerfile, bk)
+            return buildkit.build_cli(self, spec, context, dockerfile, bk, auths)
         needs = spec.needs_buildkit
         if mode == "on" or needs:
             self._ping()  # a daemon that is down fails every probe: say that, not "no BuildKit"
@@ -162,8 +144,14 @@ class Engine(EngineBase):
         """The CLI argv for a BuildKit build, and whether the build pushes. Holds no secret value."""
         return buildkit.buildkit_argv(spec, context, dockerfile, bk, iidfile, metadata_file)
 
-    def _run_cli(self, argv: list[str], display) -> tuple[list[str], int, bool]:
-        return buildkit.run_cli(self, argv, display)
+    def _run_cli(self, argv: list[str], display, env=None) -> tuple[list[str], int, bool]:
+        return buildkit.run_cli(self, argv, display, env)
+
+    @redacts_errors
+    def export_oci(self, image: str, layout: str, ref_name: str | None = None) -> tuple[str, str]:
+        """Write the local image ``image`` (id or ref) to the OCI image layout directory ``layout`` (for a
+        push by digest); return (manifest digest, ``os/arch[/variant]``)."""
+        return oci_export.save_oci_layout(self, image, layout, ref_name)
 
     # -------------------------------------------------------------------------------------- images
 
