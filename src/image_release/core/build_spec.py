@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from image_release.errors import BuildError
 
@@ -61,7 +61,6 @@ class BuildSpec:
     pull: bool = False
     no_cache: bool = False
     output: str = "load"  # load | push | oci:PATH | cache-only (see the module's docstring)
-    extra: dict = field(default_factory=dict)
 
     @property
     def output_kind(self) -> str:
