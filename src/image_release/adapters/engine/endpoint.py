@@ -91,7 +91,9 @@ def sdk_client(endpoint: Endpoint, env: Mapping[str, str], timeout: int):
     import docker
 
     if endpoint.source == "DOCKER_HOST":
-        return docker.from_env(environment=dict(env), timeout=timeout, use_context=False)
+        # DOCKER_HOST is set, so no SDK version looks at a context here (7.2 would only without it;
+        # older ones have no use_context argument at all)
+        return docker.from_env(environment=dict(env), timeout=timeout)
     tls = False
     if endpoint.tls_dir:
         files = {n: os.path.join(endpoint.tls_dir, f"{n}.pem") for n in ("ca", "cert", "key")}
