@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from image_release.adapters.engine import Engine
-from image_release.adapters.engine.endpoint import resolve_endpoint
+from image_release.adapters.engine.endpoint import resolve_endpoint, sdk_client_kwargs
 from image_release.core.build_spec import BuildSpec
 from image_release.errors import BuildError, EngineError
 from tests.test_engine import SCRATCH, cleanup, dead_host, local_name, stub_cli, write  # noqa: F401
@@ -109,6 +109,10 @@ def test_a_contexts_tls_files_are_found(config):
         (tls / f"{name}.pem").write_text("-----BEGIN-----\n")
     ep = resolve_endpoint(None, dict(base_env(config), DOCKER_CONTEXT="remote"))
     assert ep.host == "tcp://10.1.2.3:2376" and ep.tls_dir == str(tls) and ep.skip_tls_verify is False
+    kwargs = sdk_client_kwargs(ep)
+    assert kwargs["base_url"] == "tcp://10.1.2.3:2376" and kwargs["use_ssh_client"] is False
+    assert kwargs["tls"].cert == (str(tls / "cert.pem"), str(tls / "key.pem"))
+    assert kwargs["tls"].ca_cert == str(tls / "ca.pem") and kwargs["tls"].verify is True
 
 
 @pytest.mark.services

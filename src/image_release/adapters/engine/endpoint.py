@@ -94,15 +94,21 @@ def sdk_client(endpoint: Endpoint, env: Mapping[str, str], timeout: int):
         # DOCKER_HOST is set, so no SDK version looks at a context here (7.2 would only without it;
         # older ones have no use_context argument at all)
         return docker.from_env(environment=dict(env), timeout=timeout)
+    return docker.DockerClient(timeout=timeout, **sdk_client_kwargs(endpoint))
+
+
+def sdk_client_kwargs(endpoint: Endpoint) -> dict:
+    """``DockerClient`` arguments for an address or a context: its TLS files, ssh:// through the ssh client."""
     tls = False
     if endpoint.tls_dir:
+        from docker.tls import TLSConfig
+
         files = {n: os.path.join(endpoint.tls_dir, f"{n}.pem") for n in ("ca", "cert", "key")}
         have = {n: p for n, p in files.items() if os.path.isfile(p)}
         cert = (have["cert"], have["key"]) if "cert" in have and "key" in have else None
-        tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=have.get("ca"), verify=not endpoint.skip_tls_verify)
+        tls = TLSConfig(client_cert=cert, ca_cert=have.get("ca"), verify=not endpoint.skip_tls_verify)
     # ssh:// as the CLI does it (the ssh client), not through paramiko, which is not a dependency
-    return docker.DockerClient(base_url=endpoint.host, timeout=timeout, tls=tls,
-                               use_ssh_client=endpoint.host.startswith("ssh://"))
+    return {"base_url": endpoint.host, "tls": tls, "use_ssh_client": endpoint.host.startswith("ssh://")}
 
 
 def cli_endpoint_env(endpoint: Endpoint, env: dict[str, str]) -> None:
