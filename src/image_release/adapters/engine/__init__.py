@@ -11,6 +11,8 @@
 * ``display``: progress (plain lines, or a compact live line on a terminal).
 * ``messages``: the daemon's and BuildKit's failures, parsed and classified into typed errors.
 * ``push``: one tag through the SDK.
+* ``docker_config``: the temporary Docker config of a build that pushes; ``builders``: buildx builders and
+  BuildKit addresses; ``oci_export``: a local image as an OCI layout; ``results``: EngineInfo, BuildResult.
 * ``paths``: where the context and the Dockerfile are, and ``check_build_paths``.
 * ``endpoint``: which daemon (an address, ``DOCKER_HOST``, a docker context), for the SDK and the CLI alike.
 
@@ -27,10 +29,12 @@ Inputs are checked once, before anything is built, by the caller (the preflight)
 ``check_build_paths`` (the context, the Dockerfile, secret files). ``Engine.build`` trusts a spec that
 passed both.
 
-Publishing: build with the CLI, push with the SDK (``push``), so registry credentials only ever travel in the
-SDK's ``X-Registry-Auth`` header: never on argv, never in output. The one exception is a multi-platform build
-with ``docker buildx``: a manifest list cannot be loaded into the classic image store, so that build pushes its
-tags itself (``--push``, credentials from the user's Docker config) and returns the pushed digest.
+Where a build goes is ``BuildSpec.output``, the caller's choice (``load`` by default; ``push``, ``oci:PATH``,
+``cache-only``): no build pushes unless asked. Publishing a loaded image: push with the SDK (``push``), so
+registry credentials travel in the SDK's ``X-Registry-Auth`` header: never on argv, never in output. A build
+that pushes itself (output ``push``, docker buildx: a multi-platform index) gets the credentials the caller
+resolved as ``build(spec, auths=...)``, in a temporary DOCKER_CONFIG (``docker_config``). A one-platform
+build to ``oci:PATH`` (or ``export_oci`` of a loaded image) gives the caller an OCI layout to push by digest.
 
 Paths: a relative ``BuildSpec.dockerfile`` is resolved against ``BuildSpec.context`` (as the SDK and Compose do).
 Only local directory contexts are supported.
