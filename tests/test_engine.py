@@ -529,7 +529,8 @@ def test_buildx_argv_loads_one_platform_and_pushes_several():
     joined = " ".join(argv)
     assert "--builder remote" in joined and "--load" in argv and "--cache-to type=registry,ref=r/x:c" in joined
     assert "--allow network.host" in joined and "--metadata-file /t/meta" in joined
-    argv, push = argv_for(BuildSpec(tags=("r/x:1",), platforms=("linux/amd64", "linux/arm64")), "buildx")
+    argv, push = argv_for(BuildSpec(tags=("r/x:1",), platforms=("linux/amd64", "linux/arm64"), output="push"),
+                          "buildx")
     assert push is True and "--push" in argv and "--load" not in argv
     assert "--platform linux/amd64,linux/arm64" in " ".join(argv)
 
@@ -554,7 +555,7 @@ def test_buildx_build_through_a_stub_client(tmp_path):
     eng = Engine(docker_host=dead_host(tmp_path), out=out, progress="plain", cli=cli,
                  env=dict(os.environ, TOKEN="planted-stub-value"))
     result = eng.build(BuildSpec(context=str(ctx), tags=("127.0.0.1:5000/t/x:1",), builder="remote",
-                                 platforms=("linux/amd64", "linux/arm64"),
+                                 platforms=("linux/amd64", "linux/arm64"), output="push",
                                  secrets=(BuildSecret(id="tok", env="TOKEN"),)))
     assert result.builder == "buildkit" and result.pushed is True
     assert result.image_id == "sha256:" + "0" * 63 + "1"

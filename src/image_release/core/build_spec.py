@@ -1,5 +1,18 @@
 """What to build (pure data): the plan hands a BuildSpec to the engine adapter.
 
+Where the result goes is the caller's choice, never the engine's (``BuildSpec.output``):
+
+* ``"load"`` (default): into the engine's image store, tagged with ``tags``; a push is a separate step.
+  One platform only (a multi-platform image cannot be loaded into the classic store).
+* ``"push"``: the build pushes its ``tags`` itself (docker buildx only; the way to publish a multi-platform
+  index built in one go), with the credentials the caller gives the engine.
+* ``"oci:PATH"``: an OCI image layout directory at PATH, and nothing pushed: what a caller pushes by
+  digest, or keeps as an artifact.
+* ``"cache-only"``: built into BuildKit's cache only; nothing loaded, nothing pushed (a pull request's
+  check that the image builds).
+
+``build_output`` is the usual choice from the plan's facts.
+
 ``validate_build_spec`` checks a spec's own shape (secret ids, variable names, duplicates, which builder
 its features need) and, given the environment as plain data, that every secret variable is set. It is
 pure: the files a spec names (context, Dockerfile, secret files) are checked by the engine adapter's
@@ -10,11 +23,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from image_release.errors import BuildError
 
 BUILDKIT_MODES = ("auto", "on", "off")
+OUTPUTS = ("load", "push", "oci:PATH", "cache-only")
 _SECRET_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -46,7 +60,17 @@ class BuildSpec:
     network: str | None = None  # e.g. "host" where dockerd runs with --bridge=none
     pull: bool = False
     no_cache: bool = False
-    extra: dict = field(default_factory=dict)
+    output: str = "load"  # load | push | oci:PATH | cache-only (see the module's docstring)
+
+    @property
+    def output_kind(self) -> str:
+        """``load``, ``push``, ``oci`` or ``cache-only`` (``output`` without its path)."""
+        return "oci" if self.output.startswith("oci:") else self.output
+
+    @property
+    def oci_path(self) -> str | None:
+        """The layout directory of an ``oci:PATH`` output."""
+        return self.output[len("oci:"):] if self.output.startswith("oci:") else None
 
     @property
     def needs_buildkit(self) -> tuple[str, ...]:
@@ -60,6 +84,8 @@ class BuildSpec:
             needs.append("build secrets")
         if self.builder:
             needs.append("a buildx builder")
+        if self.output in ("push", "cache-only"):
+            needs.append(f"output {self.output}")
         return tuple(needs)
 
 
@@ -71,6 +97,7 @@ def validate_build_spec(spec: BuildSpec, env: Mapping[str, str] | None = None) -
     With ``env`` (the environment, as plain data) also that each secret's variable is set and not empty.
     """
     _check_builder_choice(spec)
+    _check_output(spec)
     seen: set[str] = set()
     for secret in spec.secrets:
         _check_secret(secret, seen)
@@ -78,6 +105,17 @@ def validate_build_spec(spec: BuildSpec, env: Mapping[str, str] | None = None) -
             raise BuildError(f"build secret {secret.id!r}: environment variable {secret.env} is not set",
                              hint=f"export {secret.env} before the build (its value is passed to BuildKit, "
                              "never on the command line nor into the image), or drop the secret")
+
+
+def build_output(platforms: tuple[str, ...], publishes: bool, oci_dir: str | None = None) -> str:
+    """The output a plan asks for: one platform (or the engine's own) is loaded, and published by a push
+    afterwards; several platforms are pushed by the build only when the plan ``publishes``, otherwise
+    written to an OCI layout in ``oci_dir`` when one is given, else kept in the build cache."""
+    if len(platforms) <= 1:
+        return "load"
+    if publishes:
+        return "push"
+    return f"oci:{oci_dir}" if oci_dir else "cache-only"
 
 
 def join_words(items) -> str:
@@ -100,6 +138,24 @@ def _check_builder_choice(spec: BuildSpec) -> None:
             hint="set buildkit to auto or on (with docker buildx, or a classic docker client with "
             "BuildKit built in), or remove " + join_words(needs) + " from the build settings",
         )
+
+
+def _check_output(spec: BuildSpec) -> None:
+    kind, path = spec.output_kind, spec.oci_path
+    if kind not in ("load", "push", "oci", "cache-only"):
+        raise BuildError(f"unknown build output {spec.output!r}", hint="use one of: " + ", ".join(OUTPUTS))
+    if kind == "oci" and (not path or not path.strip() or "," in path):
+        raise BuildError(f"build output {spec.output!r} needs a directory path without commas",
+                         hint="write oci:PATH, e.g. oci:dist/oci/linux-arm64")
+    if kind == "load" and len(spec.platforms) > 1:
+        raise BuildError(
+            f"a build for several platforms ({', '.join(spec.platforms)}) cannot be loaded into the engine's "
+            "image store",
+            hint="choose output push (the build publishes the index), oci:PATH (an OCI layout, nothing pushed) "
+            "or cache-only (check that it builds)",
+        )
+    if kind == "push" and not spec.tags:
+        raise BuildError("a build that pushes needs at least one tag", hint="give the image tags to push")
 
 
 def _check_secret(secret: BuildSecret, seen: set[str]) -> None:

@@ -11,7 +11,10 @@
 * ``display``: progress (plain lines, or a compact live line on a terminal).
 * ``messages``: the daemon's and BuildKit's failures, parsed and classified into typed errors.
 * ``push``: one tag through the SDK.
+* ``docker_config``: the temporary Docker config of a build that pushes; ``builders``: buildx builders and
+  BuildKit addresses; ``oci_export``: a local image as an OCI layout; ``results``: EngineInfo, BuildResult.
 * ``paths``: where the context and the Dockerfile are, and ``check_build_paths``.
+* ``endpoint``: which daemon (an address, ``DOCKER_HOST``, a docker context), for the SDK and the CLI alike.
 
 Which path ``BuildSpec.buildkit`` selects:
 
@@ -26,10 +29,12 @@ Inputs are checked once, before anything is built, by the caller (the preflight)
 ``check_build_paths`` (the context, the Dockerfile, secret files). ``Engine.build`` trusts a spec that
 passed both.
 
-Publishing: build with the CLI, push with the SDK (``push``), so registry credentials only ever travel in the
-SDK's ``X-Registry-Auth`` header: never on argv, never in output. The one exception is a multi-platform build
-with ``docker buildx``: a manifest list cannot be loaded into the classic image store, so that build pushes its
-tags itself (``--push``, credentials from the user's Docker config) and returns the pushed digest.
+Where a build goes is ``BuildSpec.output``, the caller's choice (``load`` by default; ``push``, ``oci:PATH``,
+``cache-only``): no build pushes unless asked. Publishing a loaded image: push with the SDK (``push``), so
+registry credentials travel in the SDK's ``X-Registry-Auth`` header: never on argv, never in output. A build
+that pushes itself (output ``push``, docker buildx: a multi-platform index) gets the credentials the caller
+resolved as ``build(spec, auths=...)``, in a temporary DOCKER_CONFIG (``docker_config``). A one-platform
+build to ``oci:PATH`` (or ``export_oci`` of a loaded image) gives the caller an OCI layout to push by digest.
 
 Paths: a relative ``BuildSpec.dockerfile`` is resolved against ``BuildSpec.context`` (as the SDK and Compose do).
 Only local directory contexts are supported.
@@ -42,15 +47,15 @@ The docker SDK is imported lazily (inside methods) so importing this package sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
-from image_release.adapters.engine import buildkit, cli_choice, push as _push, sdk_build
-from image_release.adapters.engine.base import DEFAULT_DOCKER_HOST, EngineBase
+from image_release.adapters.engine import buildkit, cli_choice, oci_export, push as _push, sdk_build
+from image_release.adapters.engine.base import DEFAULT_DOCKER_HOST, EngineBase, redacts_errors
 from image_release.adapters.engine.cli_choice import CLI_CANDIDATES, BuildKitClient
 from image_release.adapters.engine.display import percent
 from image_release.adapters.engine.messages import api_message, buildkit_failure
 from image_release.adapters.engine.paths import build_paths, check_build_paths
+from image_release.adapters.engine.results import BuildResult, EngineInfo
 from image_release.core.build_spec import BuildSpec, join_words
 from image_release.errors import BuildError, EngineError
 
@@ -64,42 +69,25 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class EngineInfo:
-    server_version: str
-    api_version: str
-    os: str
-    arch: str
-    buildkit: bool  # a BuildKit build path works
-    buildkit_via: str | None  # "buildx" | "classic-cli" | None
-    cli: str | None  # absolute path of the docker CLI used for BuildKit builds
-    cli_version: str | None
-    notes: tuple[str, ...] = ()  # why candidate CLIs were passed over
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    image_id: str  # sha256:... (config digest) of the local image; for a buildx --push build, see digest
-    tags: tuple[str, ...]
-    builder: str  # "sdk" | "buildkit"
-    digest: str | None = None  # manifest digest, only when the build pushed (multi-platform buildx)
-    pushed: bool = False  # True when the build itself pushed its tags (multi-platform buildx)
-
-
 class Engine(EngineBase):
     """A Docker engine: ``check``, ``build``, ``push``, ``tag``, ``inspect``, ``image_exists``, ``remove_image``.
 
-    ``docker_host``: the daemon address (``unix:///...``, ``tcp://...``); default ``$DOCKER_HOST`` or the local
-    socket. The same address is given to the CLI for BuildKit builds, so both paths talk to one daemon.
+    ``docker_host``: the daemon address (``unix:///...``, ``tcp://...``); default, as the docker CLI decides:
+    ``$DOCKER_HOST`` (with ``DOCKER_TLS_VERIFY``/``DOCKER_CERT_PATH``), else the docker context named by
+    ``$DOCKER_CONTEXT`` or selected with ``docker context use``, else the local socket (``Engine.endpoint``).
+    The CLI for BuildKit builds is given the same address or context, so both paths talk to one daemon.
     ``out``: where progress goes (None: nowhere). ``progress``: ``auto`` (a live display on a terminal, plain
     lines otherwise and whenever ``CI`` is set), ``plain``, ``tty`` or ``quiet``. ``timeout``: seconds, for
     SDK requests and for a whole CLI build. ``cli``: the docker CLI for BuildKit builds (a path or a name on
     PATH); default: the first of ``docker`` on PATH, /usr/bin/docker, /usr/local/bin/docker whose BuildKit
-    works. ``env``: the environment for the CLI (default ``os.environ``).
+    works. ``env``: the environment for the CLI (default ``os.environ``). ``redact``: applied to every line
+    the engine writes (build and push progress, BuildKit's and the daemon's own lines) and to the message
+    and hint of every error it raises, so a Dockerfile that prints a secret does not show it (default: none).
     """
 
     # -------------------------------------------------------------------------------------- check
 
+    @redacts_errors
     def check(self) -> EngineInfo:
         """Reach the daemon and find a BuildKit path. Unreachable daemon: EngineError with the fix."""
         import docker
@@ -115,7 +103,8 @@ class Engine(EngineBase):
             server_version=str(ver.get("Version", "")), api_version=str(ver.get("ApiVersion", "")),
             os=str(ver.get("Os", "")), arch=str(ver.get("Arch", "")),
             buildkit=bk is not None, buildkit_via=bk.via if bk else None,
-            cli=bk.cli if bk else None, cli_version=bk.version if bk else None, notes=notes,
+            cli=bk.cli if bk else None, cli_version=bk.version if bk else None,
+            notes=tuple(self.redact(n) for n in notes),
         )
 
     def _buildkit(self) -> tuple[BuildKitClient | None, tuple[str, ...]]:
@@ -123,17 +112,22 @@ class Engine(EngineBase):
 
     # -------------------------------------------------------------------------------------- build
 
-    def build(self, spec: BuildSpec) -> BuildResult:
-        """Build ``spec``; BuildError (with the daemon's or BuildKit's message) on any failure.
+    @redacts_errors
+    def build(self, spec: BuildSpec, auths: Mapping[str, Mapping[str, str]] | None = None) -> BuildResult:
+        """Build ``spec`` to its ``output``; BuildError (with the daemon's or BuildKit's message) on any failure.
 
-        ``spec`` is trusted: the caller has run ``validate_build_spec`` and ``check_build_paths`` on it."""
+        ``spec`` is trusted: the caller has run ``validate_build_spec`` and ``check_build_paths`` on it.
+        ``auths``: the registry credentials for a BuildKit build that talks to registries itself (output
+        push, a registry cache), host -> ``{"username", "password"}`` or ``{"identitytoken"}`` (as
+        ``registry_auth.docker_auth_config`` gives them); the CLI then runs with a temporary DOCKER_CONFIG
+        holding only these (mode 0600, removed after, never printed)."""
         context, dockerfile = build_paths(spec)
         mode = (spec.buildkit or "auto").strip().lower()
         if mode == "off":
             return sdk_build.build_sdk(self, spec, context, dockerfile)
         bk, notes = self._buildkit()
         if bk is not None:
-            return buildkit.build_cli(self, spec, context, dockerfile, bk)
+            return buildkit.build_cli(self, spec, context, dockerfile, bk, auths)
         needs = spec.needs_buildkit
         if mode == "on" or needs:
             self._ping()  # a daemon that is down fails every probe: say that, not "no BuildKit"
@@ -148,19 +142,28 @@ class Engine(EngineBase):
             )
         return sdk_build.build_sdk(self, spec, context, dockerfile)
 
+    @redacts_errors
     def buildkit_argv(self, spec: BuildSpec, context: str, dockerfile: str, bk: BuildKitClient,
                       iidfile: str, metadata_file: str | None = None) -> tuple[list[str], bool]:
         """The CLI argv for a BuildKit build, and whether the build pushes. Holds no secret value."""
         return buildkit.buildkit_argv(spec, context, dockerfile, bk, iidfile, metadata_file)
 
-    def _run_cli(self, argv: list[str], display) -> tuple[list[str], int, bool]:
-        return buildkit.run_cli(self, argv, display)
+    def _run_cli(self, argv: list[str], display, env=None) -> tuple[list[str], int, bool]:
+        return buildkit.run_cli(self, argv, display, env)
+
+    @redacts_errors
+    def export_oci(self, image: str, layout: str, ref_name: str | None = None) -> tuple[str, str]:
+        """Write the local image ``image`` (id or ref) to the OCI image layout directory ``layout`` (for a
+        push by digest); return (manifest digest, ``os/arch[/variant]``)."""
+        return oci_export.save_oci_layout(self, image, layout, ref_name)
 
     # -------------------------------------------------------------------------------------- images
 
+    @redacts_errors
     def image_exists(self, ref: str) -> bool:
         return self._inspect_id(ref) is not None
 
+    @redacts_errors
     def inspect(self, ref: str) -> dict:
         """The engine's ``docker image inspect`` of ``ref``; EngineError when it is absent."""
         import docker
@@ -173,6 +176,7 @@ class Engine(EngineBase):
         except docker.errors.APIError as exc:
             raise EngineError(f"inspecting {ref} failed: {api_message(exc)}") from None
 
+    @redacts_errors
     def tag(self, image_id: str, refs: Iterable[str]) -> None:
         """Give the local image ``image_id`` each of ``refs`` (``registry/repo:tag``)."""
         import docker
@@ -191,6 +195,7 @@ class Engine(EngineBase):
             if not ok:
                 raise EngineError(f"the engine refused to tag {image_id} as {ref}")
 
+    @redacts_errors
     def remove_image(self, ref: str, force: bool = False) -> bool:
         """Remove a local image or tag; False when it was not there."""
         import docker
@@ -206,6 +211,7 @@ class Engine(EngineBase):
 
     # -------------------------------------------------------------------------------------- push
 
+    @redacts_errors
     def push(self, ref: str, auth_config: dict | None = None) -> str:
         """Push ONE ``registry/repo:tag`` through the SDK; return the manifest digest the daemon reports.
 

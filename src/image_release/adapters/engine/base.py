@@ -6,16 +6,40 @@ modules are functions of it. The docker SDK is imported inside the methods that 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from typing import Mapping, TextIO
+from typing import Callable, Mapping, TextIO
 
 from image_release.adapters.engine.display import Display
+from image_release.adapters.engine.endpoint import DEFAULT_DOCKER_HOST, Endpoint, cli_endpoint_env, \
+    resolve_endpoint, sdk_client
 from image_release.adapters.engine.messages import api_message, short
-from image_release.errors import EngineError
+from image_release.errors import EngineError, ReleaseError
 
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+__all__ = ["DEFAULT_DOCKER_HOST", "EngineBase", "redacts_errors"]
 PROGRESS_MODES = ("auto", "plain", "tty", "quiet")
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def redacts_errors(method):
+    """A public method whose typed errors leave with ``self.redact`` applied to their message and hint
+    (a build's last output, the daemon's text: anything the engine relays may hold a secret value)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except ReleaseError as exc:
+            exc.message = self.redact(exc.message)
+            exc.hint = self.redact(exc.hint) if exc.hint else exc.hint
+            exc.args = (exc.message,)
+            raise
+
+    return wrapper
 
 
 class EngineBase:
@@ -29,22 +53,36 @@ class EngineBase:
         timeout: float = 600,
         cli: str | None = None,
         env: Mapping[str, str] | None = None,
+        redact: Callable[[str], str] | None = None,
     ):
         if progress not in PROGRESS_MODES:
             raise EngineError(
                 f"unknown progress mode {progress!r}", hint="use one of: auto, plain, tty, quiet"
             )
         self.env = dict(os.environ if env is None else env)
-        self._host_given = bool(docker_host)
-        self.docker_host = docker_host or self.env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+        self._host_arg = docker_host or None
+        self._endpoint: Endpoint | None = None
         self.out = out
         self.progress = progress
         self.timeout = timeout
         self.cli = cli
+        self.redact: Callable[[str], str] = redact or _same
         self._client_obj = None
 
     def __repr__(self) -> str:
-        return f"Engine(docker_host={self.docker_host!r}, progress={self.progress!r}, cli={self.cli!r})"
+        where = self._endpoint.describe() if self._endpoint else (self._host_arg or "unresolved")
+        return f"Engine(docker_host={where!r}, progress={self.progress!r}, cli={self.cli!r})"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The daemon this engine talks to (read on first use; see ``endpoint.resolve_endpoint``)."""
+        if self._endpoint is None:
+            self._endpoint = resolve_endpoint(self._host_arg, self.env)
+        return self._endpoint
+
+    @property
+    def docker_host(self) -> str:
+        return self.endpoint.host
 
     def _display(self) -> Display:
         mode = self.progress
@@ -52,13 +90,13 @@ class EngineBase:
             isatty = getattr(self.out, "isatty", None)
             tty = bool(isatty and isatty())
             mode = "tty" if tty and not self.env.get("CI") else "plain"
-        return Display(self.out, mode)
+        return Display(self.out, mode, self.redact)
 
     def _unreachable(self, exc: BaseException) -> EngineError:
         return EngineError(
-            f"cannot reach the Docker engine at {self.docker_host}: {short(exc)}",
-            hint="start dockerd (scripts/services.sh start for the test services) or set DOCKER_HOST "
-            "to a running engine",
+            f"cannot reach the Docker engine at {self.endpoint.describe()}: {short(exc)}",
+            hint="start dockerd (scripts/services.sh start for the test services), or set DOCKER_HOST "
+            "or the docker context (DOCKER_CONTEXT, `docker context use`) to a running engine",
         )
 
     def _client(self):
@@ -67,10 +105,7 @@ class EngineBase:
             import requests
 
             try:
-                if self._host_given:
-                    self._client_obj = docker.DockerClient(base_url=self.docker_host, timeout=int(self.timeout))
-                else:  # DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the CLI reads them
-                    self._client_obj = docker.from_env(environment=self.env, timeout=int(self.timeout))
+                self._client_obj = sdk_client(self.endpoint, self.env, int(self.timeout))
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                 raise self._unreachable(exc) from None
         return self._client_obj
@@ -91,8 +126,7 @@ class EngineBase:
 
     def _cli_env(self, buildkit: bool) -> dict[str, str]:
         env = dict(self.env)
-        env["DOCKER_HOST"] = self.docker_host
-        env.pop("DOCKER_CONTEXT", None)  # DOCKER_HOST decides, as for the SDK
+        cli_endpoint_env(self.endpoint, env)  # the daemon the SDK talks to
         if buildkit:
             env["DOCKER_BUILDKIT"] = "1"
         return env

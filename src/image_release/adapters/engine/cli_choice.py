@@ -1,6 +1,6 @@
 """Which docker CLI builds with BuildKit: ``docker buildx``, or a classic client (before 23.0) that has
 BuildKit built in (``DOCKER_BUILDKIT=1 docker build``). Probing runs short processes, so a candidate's
-answer is remembered per process."""
+answer, a failure too, is remembered for the life of the process."""
 
 from __future__ import annotations
 
@@ -31,8 +31,11 @@ class BuildKitClient:
 
 Probe = tuple["BuildKitClient | None", str]
 
-# Probe results per (cli realpath, docker host): probing runs processes, so do it once per process.
+# Probe results per (cli realpath, docker endpoint), failures included: probing runs processes, and the
+# answer does not change within a process (6 processes per run when a failing probe ran twice). One lock
+# per key, so two threads (the warm-up and the build) asking at once probe once.
 _PROBE_CACHE: dict[tuple[str, str], Probe] = {}
+_PROBE_LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _PROBE_LOCK = threading.Lock()
 
 
@@ -55,15 +58,14 @@ def cli_candidates(eng: EngineBase) -> list[str]:
 
 
 def probe(eng: EngineBase, cli: str) -> Probe:
+    """Whether ``cli`` builds with BuildKit, and why: asked at most once per process and endpoint."""
     key = (os.path.realpath(cli), eng.docker_host)
     with _PROBE_LOCK:
-        if key in _PROBE_CACHE:
-            return _PROBE_CACHE[key]
-    result = _probe_uncached(eng, cli)
-    if result[0] is not None:  # failures are not cached: the daemon may just not be up yet
-        with _PROBE_LOCK:
-            _PROBE_CACHE[key] = result
-    return result
+        lock = _PROBE_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _PROBE_CACHE:
+            _PROBE_CACHE[key] = _probe_uncached(eng, cli)
+        return _PROBE_CACHE[key]
 
 
 def _run(eng: EngineBase, argv: list[str], buildkit: bool = False, **kwargs) -> subprocess.CompletedProcess:

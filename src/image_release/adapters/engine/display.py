@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import re
 import shutil
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
+
+
+def _same(text: str) -> str:
+    return text
 
 
 class Display:
-    """Progress output: ``plain`` writes lines; ``tty`` keeps one updating line per step; ``quiet`` nothing."""
+    """Progress output: ``plain`` writes lines; ``tty`` keeps one updating line per step; ``quiet`` nothing.
 
-    def __init__(self, out: TextIO | None, mode: str):
+    Every text goes through ``redact`` before it is cut to the terminal's width or written."""
+
+    def __init__(self, out: TextIO | None, mode: str, redact: Callable[[str], str] = _same):
         self.out = out
         self.mode = mode if out is not None else "quiet"
+        self.redact = redact
         self._open = False
         self._title = ""
 
@@ -29,10 +36,11 @@ class Display:
     def raw(self, line: str) -> None:
         """A line exactly as the builder printed it (plain mode only)."""
         if self.mode == "plain":
-            self._write(line + "\n")
+            self._write(self.redact(line) + "\n")
 
     def step(self, title: str) -> None:
         """A new step: plain prints it; tty starts a new live line."""
+        title = self.redact(title)
         if self.mode == "plain":
             self._write(title + "\n")
         elif self.mode == "tty":
@@ -44,6 +52,7 @@ class Display:
 
     def detail(self, text: str, plain: bool = True) -> None:
         """Progress inside the current step: plain prints it (unless ``plain`` is False); tty rewrites the line."""
+        text = self.redact(text)
         if self.mode == "plain":
             if plain:
                 self._write(text + "\n")
@@ -57,7 +66,7 @@ class Display:
         if self.mode == "quiet":
             return
         self.close()
-        self._write(text + "\n")
+        self._write(self.redact(text) + "\n")
 
     def close(self) -> None:
         if self.mode == "tty" and self._open:

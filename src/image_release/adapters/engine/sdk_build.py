@@ -11,14 +11,16 @@ import re
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from image_release.adapters.engine.buildkit import describe, loaded_result
 from image_release.adapters.engine.display import Display
 from image_release.adapters.engine.messages import api_message, build_hint, build_message, event_error, \
     short, status_text
+from image_release.adapters.engine.results import BuildResult
 from image_release.core.build_spec import BuildSpec
 from image_release.errors import BuildError, EngineError
 
 if TYPE_CHECKING:
-    from image_release.adapters.engine import BuildResult, Engine
+    from image_release.adapters.engine import Engine
 
 # The classic builder's own lines, left out of a failure's "last output".
 _BUILDER_CHATTER = re.compile(r"^(--->|Removing intermediate container|Successfully (built|tagged) )")
@@ -95,9 +97,8 @@ class _BuildStream:
 
 
 def build_sdk(eng: Engine, spec: BuildSpec, context: str, dockerfile: str) -> BuildResult:
-    """Build ``spec`` with the classic builder; BuildError with the daemon's message on any failure."""
-    from image_release.adapters.engine import BuildResult
-
+    """Build ``spec`` with the classic builder; BuildError with the daemon's message on any failure.
+    Outputs: ``load``, and ``oci:PATH`` (loaded, then exported to the layout)."""
     display = eng._display()
     stream = _BuildStream(display)
     _run_stream(eng, sdk_build_kwargs(spec, context, dockerfile), stream)
@@ -112,8 +113,9 @@ def build_sdk(eng: Engine, spec: BuildSpec, context: str, dockerfile: str) -> Bu
                          hint="check the Docker engine's log; the build stream was incomplete")
     if len(tags) > 1:
         eng.tag(image_id, tags[1:])
-    display.line(f"built {image_id}" + (f" as {', '.join(tags)}" if tags else ""))
-    return BuildResult(image_id=image_id, tags=tags, builder="sdk")
+    result = loaded_result(eng, spec, image_id, "sdk")
+    display.line(describe(result))
+    return result
 
 
 def _run_stream(eng: Engine, kwargs: dict[str, Any], stream: _BuildStream) -> None:
