@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Iterable
 
-from image_release.core.build_spec import BuildSpec
+from image_release.core.build_spec import BuildSpec, build_output
 from image_release.core.context import BRANCH, PR, SCHEDULE, TAG, Context
 from image_release.core.guard import (
     BRANCH_TAG,
@@ -173,7 +173,7 @@ def make_plan(
         images=tuple(images),
         decisions=tuple(decisions),
         labels=labels,
-        build=_build_spec(s, images, local_tag, labels),
+        build=_build_spec(s, images, local_tag, labels, push),
         push=push,
         push_reason=push_reason,
         release=release,
@@ -295,9 +295,12 @@ def _make_latest(version: Version | None, known) -> bool:
     return bool(version is not None and not is_prerelease(version) and all(version >= v for v in stable_known))
 
 
-def _build_spec(s: PlanSettings, images, local_tag: str, labels) -> BuildSpec:
+def _build_spec(s: PlanSettings, images, local_tag: str, labels, push: bool) -> BuildSpec:
+    """What to build; a multi-platform build pushes by itself only when the plan publishes (a pull
+    request's builds nothing but its cache)."""
     b = s.build
     return BuildSpec(
+        output=build_output(b.platforms, push),
         context=b.context,
         dockerfile=b.dockerfile,
         tags=tuple(f"{image}:{local_tag}" for image in images),

@@ -8,13 +8,29 @@ from image_release.errors import BuildError, PublishError, ReleaseError
 def build(run, action) -> None:
     spec = action.spec
     with run.group(f"build {', '.join(spec.tags)}"):
-        result = run.engine().build(spec)
+        result = run.engine().build(spec, auths=_build_auths(run, spec))
     r = run.results
     r.image_id = result.image_id
     r.built_refs = result.tags
     if result.pushed and result.digest:  # a multi-platform BuildKit build pushes as it builds
         r.digest = result.digest
         r.build_pushed = True
+
+
+def _build_auths(run, spec):
+    """A build that pushes by itself (several platforms) uses the credentials every other registry call
+    uses, handed to the engine (a temporary DOCKER_CONFIG it removes after), never the user's own."""
+    if spec.output != "push":
+        return None
+    from image_release.adapters.registry_auth import docker_auth_config
+
+    auths = {}
+    for image in run.plan.images:
+        name, client = run.registry_for(image)
+        auth = docker_auth_config(client.credentials)
+        if auth:
+            auths[name.registry] = auth
+    return auths
 
 
 def tag_local(run, action) -> None:

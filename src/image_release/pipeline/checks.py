@@ -43,7 +43,8 @@ def resolved_spec(run):
     from dataclasses import replace
 
     context, dockerfile = build_paths(run)
-    return replace(run.plan.build, context=str(context), dockerfile=str(dockerfile))
+    secrets = tuple(replace(s, src=str(run.path(s.src))) if s.src else s for s in run.plan.build.secrets)
+    return replace(run.plan.build, context=str(context), dockerfile=str(dockerfile), secrets=secrets)
 
 
 def build_inputs(run) -> None:

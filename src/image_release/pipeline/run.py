@@ -215,7 +215,7 @@ class Run:
 
             # docker_host=None: the SDK reads DOCKER_HOST with its TLS settings (DOCKER_TLS_VERIFY,
             # DOCKER_CERT_PATH), as GitLab's docker:dind service needs.
-            self._engine = Engine(docker_host=None, out=self._err, env=self.env)
+            self._engine = Engine(docker_host=None, out=self._err, env=self.env, redact=self.redactor)
         warm = self._warm
         if warm is not None and warm is not threading.current_thread():
             warm.join()
