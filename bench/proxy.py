@@ -74,6 +74,17 @@ class Record:
         return None
 
     @property
+    def repo(self) -> str | None:
+        """The repository the request is about (``/v2/<repo>/manifests|blobs|tags/...``), else None."""
+        m = re.match(r"^/v2/(.+?)/(?:manifests|blobs|tags)/", urlsplit(self.path).path)
+        return m.group(1) if m else None
+
+    @property
+    def mounted(self) -> bool:
+        """A cross-repository blob mount the registry accepted (POST ...?mount=...&from=... -> 201)."""
+        return self.kind == "blob-upload-start" and "mount=" in urlsplit(self.path).query and self.status == 201
+
+    @property
     def manifest_ref(self) -> str | None:
         if self.kind != "manifest":
             return None
@@ -87,6 +98,15 @@ def summarize(records: list[Record]) -> dict:
     uploads = Counter(r.blob_digest for r in records if r.kind == "blob-upload-end" and r.blob_digest)
     checks = Counter(r.blob_digest for r in records if r.kind == "blob-check" and r.blob_digest)
     manifest_puts = [r.manifest_ref for r in records if r.kind == "manifest" and r.method == "PUT"]
+    puts_by_repo: dict[str, list[str]] = {}
+    blobs_by_repo: dict[str, set[str]] = {}  # blobs each repository ends up with: uploaded, mounted, or there
+    for r in records:
+        if r.kind == "manifest" and r.method == "PUT" and r.status == 201:
+            puts_by_repo.setdefault(r.repo or "", []).append(r.manifest_ref or "")
+        there = ((r.kind == "blob-upload-end" and r.status == 201) or r.mounted
+                 or (r.kind == "blob-check" and r.status == 200))
+        if there and r.blob_digest:
+            blobs_by_repo.setdefault(r.repo or "", set()).add(r.blob_digest)
     return {
         "requests": len(records),
         "bytes_sent": sum(r.sent for r in records),
@@ -98,6 +118,9 @@ def summarize(records: list[Record]) -> dict:
         "blob_checks": sum(checks.values()),
         "blobs_checked_twice": sorted(d for d, n in checks.items() if n > 1),
         "manifest_puts": manifest_puts,
+        "manifest_puts_by_repo": {k: sorted(v) for k, v in sorted(puts_by_repo.items())},
+        "blobs_by_repo": {k: len(v) for k, v in sorted(blobs_by_repo.items())},
+        "blob_mounts": sum(1 for r in records if r.mounted),
     }
 
 
