@@ -27,17 +27,23 @@ TARGETS = {0: 1.5, 50: 0.8}  # latency (ms) -> at most this ratio to the --all-t
 MEMORY_TARGET_MB = 100
 
 
+CPU: dict[str, list[float]] = {}  # user+sys seconds of each timed run's process tree (dockerd not in it)
+
+
 def _ours(host: str) -> float:
     d = project(f"e2e-ours-{uid()}", f"{host}/bench/e2e-ours-{uid()}")
     r = invoke(d, "release", "--tag", TAG)
     if not (d / "dist/release-notes-1.2.3.md").is_file():
         raise RuntimeError(f"invoke release wrote no notes file:\n{r.output[-2000:]}")
+    CPU.setdefault("ours", []).append(r.cpu)
     return r.seconds
 
 
 def _script(host: str, style: str) -> float:
     d = project(f"e2e-{style}-{uid()}", "unused")
-    return script_release(d, f"{host}/bench/e2e-{style}-{uid()}", style).seconds
+    r = script_release(d, f"{host}/bench/e2e-{style}-{uid()}", style)
+    CPU.setdefault(style, []).append(r.cpu)
+    return r.seconds
 
 
 def section_e2e(res: Results, runs: int, latencies: tuple[int, ...], breakdown_at: tuple[int, ...]) -> None:
@@ -49,7 +55,9 @@ def section_e2e(res: Results, runs: int, latencies: tuple[int, ...], breakdown_a
             PROXY_HOSTS.append(proxy.host)
             fns = {"ours": lambda: _ours(proxy.host)}
             fns.update({s: (lambda s=s: _script(proxy.host, s)) for s in STYLES})
+            CPU.clear()
             times = interleaved(fns, n)
+        cpu = {k: statistics.median(v[1:]) for k, v in CPU.items()}  # not the warm-up run
         o, tp, at = (statistics.median(times[k]) for k in ("ours", *STYLES))
         target = TARGETS.get(ms)
         res.add("3", f"release wall time, registry {ms} ms away (median)", o, "s",
@@ -57,9 +65,12 @@ def section_e2e(res: Results, runs: int, latencies: tuple[int, ...], breakdown_a
                 tag_push=tp, all_tags=at,
                 note=f"{n} interleaved runs, fresh repository and layers each; best: ours "
                      f"{min(times['ours']) * 1000:.0f} ms, tag+push {min(times['tag-push']) * 1000:.0f} ms, "
-                     f"--all-tags {min(times['all-tags']) * 1000:.0f} ms; ours / tag+push {o / tp:.2f}x; every "
+                     f"--all-tags {min(times['all-tags']) * 1000:.0f} ms; ours / tag+push {o / tp:.2f}x; CPU "
+                     f"(user+sys of the process tree, dockerd not in it): ours {cpu['ours'] * 1000:.0f} ms, "
+                     f"tag+push {cpu['tag-push'] * 1000:.0f} ms, --all-tags {cpu['all-tags'] * 1000:.0f} ms; every "
                      f"registry request delayed {ms} ms by bench/proxy.py")
         res.details["e2e_runs_s"][ms] = times
+        res.details.setdefault("e2e_cpu_s", {})[ms] = dict(CPU)
     res.details["e2e_breakdown"] = {}
     for ms in breakdown_at:
         with CountingProxy(REGISTRY, delay=ms / 1000) as proxy:
