@@ -186,9 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Length"] = str(len(body))
         parts = urlsplit(self.path)
         if self.server.page_size and self.command == "GET" and parts.path.endswith("/tags/list"):
-            status, reason, out_headers, data = self._upstream("GET", parts.path, b"", headers)
-            if status == 200:
-                out_headers, data = self._page(parts, out_headers, data)
+            status, reason, out_headers, data = self._listing(parts, headers)
         else:
             status, reason, out_headers, data = self._upstream(self.command, self.path, body, headers)
         self.send_response_only(status, reason)
@@ -213,12 +211,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.record(Record(self.command, self.path, status, head + wire, received,
                                   self.headers.get("User-Agent", "")))
 
-    def _page(self, parts, out_headers: list, data: bytes) -> tuple[list, bytes]:
+    def _listing(self, parts, headers: dict) -> tuple[int, str, list, bytes]:
+        """A page of the tag list. The whole list is read from the registry when a listing starts (no
+        ``last=``) and kept for the pages that follow, as a registry with an index serves them: one
+        page costs the proxy a slice, not a fresh read and sort of every tag."""
+        cached = self.server.listings.get(parts.path) if "last=" in parts.query else None
+        if cached is None:
+            status, reason, out_headers, data = self._upstream("GET", parts.path, b"", headers)
+            if status != 200:
+                return status, reason, out_headers, data
+            doc = json.loads(data or b"{}")
+            cached = (out_headers, doc, sorted(doc.get("tags") or []))
+            self.server.listings[parts.path] = cached
+        out_headers, doc, tags = cached
+        out_headers, data = self._page(parts, out_headers, dict(doc), tags)
+        return 200, "OK", out_headers, data
+
+    def _page(self, parts, out_headers: list, doc: dict, tags: list[str]) -> tuple[list, bytes]:
         """One page of the whole tag list, as a paginating registry (distribution 3, GHCR, Harbor) sends
         it: tags sorted, at most ``n`` (the client's, capped at ``max_page``; else ``page_size``) after
         ``last``, and a ``Link: <...>; rel="next"`` while more follow."""
-        doc = json.loads(data or b"{}")
-        tags = sorted(doc.get("tags") or [])
         q = parse_qs(parts.query)
         try:
             n = min(int(q["n"][0]), self.server.max_page) if "n" in q else self.server.page_size
@@ -257,6 +269,7 @@ class _Server(ThreadingHTTPServer):
         self.delay = delay
         self.page_size, self.max_page = page_size, max_page
         self.connections = 0
+        self.listings: dict[str, tuple] = {}  # tag-list path -> the listing being paged through
         host, _, port = upstream.rpartition(":")
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"upstream must be on loopback, not {upstream}")
