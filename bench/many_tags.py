@@ -115,6 +115,7 @@ def _measure(proxy: CountingProxy, argv: tuple[str, ...], dirs: dict, runs: int)
     """Each project's runs of ``invoke *argv``, interleaved after a warm-up round: (times, last run's
     requests and output per project). A warm-up far over the target is not repeated: it is the figure."""
     times: dict[str, list[float]] = {k: [] for k in dirs}
+    cpu: dict[str, list[float]] = {k: [] for k in dirs}
     seen: dict[str, dict] = {}
     warm: dict[str, float] = {}
     for i in range(runs + 1):
@@ -128,10 +129,17 @@ def _measure(proxy: CountingProxy, argv: tuple[str, ...], dirs: dict, runs: int)
             seen[key] = {"requests": summarize(proxy.take()), "output": r.output}
             if i:
                 times[key].append(r.seconds)
+                cpu[key].append(r.cpu)
             else:
                 warm[key] = r.seconds
+                cpu[key].append(r.cpu)  # dropped below unless it is the only run
     for key, t in warm.items():
-        times[key] = times[key] or [t]
+        if times[key]:
+            cpu[key] = cpu[key][1:]
+        else:
+            times[key] = [t]
+    for key in dirs:
+        seen[key]["cpu_s"] = statistics.median(cpu[key])
     return times, seen
 
 
@@ -158,7 +166,8 @@ def section_many_tags(res: Results, runs: int, total: int = 5000) -> None:
             res.add("7", f"{label}, {len(tags):,} tags (median)", o, "s", f"<= {TARGET_S:g} s", o <= TARGET_S,
                     baseline=b, table="other",
                     note=f"{len(times['big'])} run(s) (one when the warm-up took over {SLOW * TARGET_S:g} s); "
-                         f"baseline: the same with 10 tags; registry requests with {len(tags):,} tags: "
+                         f"baseline: the same with 10 tags; CPU (user+sys) {seen['big']['cpu_s'] * 1000:.0f} ms, with "
+                         f"10 tags {seen['small']['cpu_s'] * 1000:.0f} ms; registry requests with {len(tags):,} tags: "
                          f"{reqs['requests']} ({kinds}), with 10: {seen['small']['requests']['requests']}; tag list "
                          f"paginated {PAGE} a page (n= honoured up to {MAX_PAGE})")
             res.details["many_tags"][argv[0]] = {"times_s": times, "requests": reqs["by_method_kind"],
