@@ -37,6 +37,7 @@ import subprocess
 import sys
 
 phases: dict[str, float] = {}
+cpu: dict[str, float] = {}  # CPU seconds per phase: this process (all threads) and its finished children
 calls: dict[str, int] = {}
 procs: list[tuple[str, float]] = []
 WHATIFS = ("cli-cache", "build-key")
@@ -55,14 +56,24 @@ def timed(owner, attr: str, label: str) -> None:
 
     @functools.wraps(fn)
     def wrapper(*a, **kw):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         try:
             return fn(*a, **kw)
         finally:
             phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+            cpu[label] = cpu.get(label, 0.0) + _cpu() - c
             calls[label] = calls.get(label, 0) + 1
 
     setattr(owner, attr, wrapper)
+
+
+def _cpu() -> float:
+    """User+system seconds so far of this process (every thread, so a background thread's work shows
+    in whichever phase it overlaps) and of its children that have been waited for."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 class _Popen(subprocess.Popen):
@@ -140,16 +151,18 @@ def main(argv: list[str]) -> int:
     if as_table:
         argv = argv[1:]
     subprocess.Popen = _Popen  # type: ignore[misc]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     import invoke.main  # noqa: F401  (invoke and its Program)
 
     phases["import invoke"] = time.perf_counter() - t
-    t = time.perf_counter()
+    cpu["import invoke"] = _cpu() - c
+    t, c = time.perf_counter(), _cpu()
     import image_release.tasks  # noqa: F401
 
     phases["import image_release.tasks"] = time.perf_counter() - t
+    cpu["import image_release.tasks"] = _cpu() - c
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     import importlib
 
     def module(name: str):
@@ -194,12 +207,13 @@ def main(argv: list[str]) -> int:
     # Not part of a plain run: this harness imports the adapters (and so requests) up front to time
     # them, where a plain run imports what it needs later, inside the steps.
     phases["harness: import the adapters to time them"] = time.perf_counter() - t
+    cpu["harness: import the adapters to time them"] = _cpu() - c
 
     # image_release.tasks adopts the importing Program on import; it was imported above, before the
     # Program ran, so do here what it would have done.
     if ReleaseExecutor is not None:
         program.executor_class = ReleaseExecutor
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     rc = 0
     with contextlib.redirect_stdout(sys.stderr):
         try:
@@ -207,15 +221,18 @@ def main(argv: list[str]) -> int:
         except SystemExit as e:
             rc = int(e.code or 0)
     phases["program.run"] = time.perf_counter() - t
+    cpu["program.run"] = _cpu() - c
+    cpu["program.run"] = _cpu() - c
     total = time.perf_counter() - T0
     git_procs = [s for n, s in procs if n.split(" ", 1)[0].endswith("git")]
-    out = {"rc": rc, "total": total, "phases": phases, "calls": calls,
+    out = {"rc": rc, "total": total, "total_cpu": _cpu(), "phases": phases, "cpu": cpu, "calls": calls,
            "git_processes": len(git_procs), "git_seconds": sum(git_procs),
            "subprocesses": [[n, round(s, 4)] for n, s in procs], "missing_hooks": missing}
     if as_table:
-        lines = [f"{'ms':>6}  {'calls':>5}  phase"]
-        lines += [f"{v * 1000:6.0f}  {calls.get(k, ''):>5}  {k}" for k, v in phases.items()]
-        lines.append(f"{total * 1000:6.0f}         total (from this script's start)")
+        lines = [f"{'ms':>6}  {'cpu ms':>6}  {'calls':>5}  phase"]
+        lines += [f"{v * 1000:6.0f}  {cpu[k] * 1000 if k in cpu else 0:6.0f}  {calls.get(k, ''):>5}  {k}"
+                  for k, v in phases.items()]
+        lines.append(f"{total * 1000:6.0f}  {_cpu() * 1000:6.0f}         total (from this script's start)")
         lines.append(f"{out['git_seconds'] * 1000:6.0f}  {len(git_procs):>5}  git processes (all of them)")
         lines += [f"{s * 1000:6.0f}         subprocess {n}" for n, s in procs if not n.split(" ", 1)[0].endswith("git")]
         lines += [f"{'':>6}         not timed (not in this code): {m}" for m in missing]

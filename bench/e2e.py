@@ -94,7 +94,9 @@ def breakdown(host: str, *args: str, repeat: int = 3) -> dict:
         results.append(json.loads(lines[-1]))
     keys = list(dict.fromkeys(k for r in results for k in r["phases"]))
     phases = {k: statistics.median(r["phases"].get(k, 0.0) for r in results) for k in keys}
-    return {"total": statistics.median(r["total"] for r in results), "phases": phases,
+    cpu = {k: statistics.median(r.get("cpu", {}).get(k, 0.0) for r in results) for k in keys}
+    return {"total": statistics.median(r["total"] for r in results), "phases": phases, "cpu": cpu,
+            "total_cpu": statistics.median(r.get("total_cpu", 0.0) for r in results),
             "calls": results[-1]["calls"], "git_processes": results[-1]["git_processes"],
             "subprocesses": results[-1]["subprocesses"], "missing_hooks": results[-1].get("missing_hooks", []),
             "runs": repeat}
