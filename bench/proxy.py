@@ -206,10 +206,10 @@ class _Handler(BaseHTTPRequestHandler):
         out_head = b"".join(self._headers_buffer)
         self._headers_buffer = []
         body = data if self.command != "HEAD" else b""
-        self.wfile.write(out_head + body)
-        received = len(out_head) + len(body)
-        self.server.record(Record(self.command, self.path, status, head + wire, received,
+        # Counted before the answer leaves: a client that has its answer may read the counts at once.
+        self.server.record(Record(self.command, self.path, status, head + wire, len(out_head) + len(body),
                                   self.headers.get("User-Agent", "")))
+        self.wfile.write(out_head + body)
 
     def _listing(self, parts, headers: dict) -> tuple[int, str, list, bytes]:
         """A page of the tag list. The whole list is read from the registry when a listing starts (no
