@@ -176,6 +176,10 @@ def section_changelog(res: Results, runs: int) -> None:
     w = f["worst"]
     res.add("4", f"changelog: {w['label']}", w["wall_s"], "s", "reported", None, table="other",
             note=f"{w['commits']} commits into the notes, cut to the forge limit; {w['git_processes']} git process")
+    c = f["combined"]
+    res.add("4", "git processes for a release's changelog", c["git_processes"], "", "1 where possible",
+            c["git_processes"] <= 1, baseline=base["git_processes"], table="other",
+            note="ours (release_history): the tag list + one git log --boundary; baseline: git describe + git log")
 
 
 def section_cache(res: Results, runs: int) -> None:
