@@ -299,7 +299,9 @@ def services_stop() -> None:
     (STATE / "services" / "dockerd.started").unlink(missing_ok=True)
     subprocess.run(["bash", str(ROOT / "scripts/services.sh"), "stop"], env=e, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=False)
-    shutil.rmtree(STATE / "services" / "registry-data", ignore_errors=True)
+    # rm -rf, not shutil.rmtree: the 5,000-tag repositories leave ~50,000 files (a tag is a directory
+    # with a link file, a manifest a revision and an index entry), and on a busy disk the C loop is faster.
+    subprocess.run(["rm", "-rf", "--", str(STATE / "services" / "registry-data")], check=False)
 
 
 def cleanup_images(prefix: str) -> None:

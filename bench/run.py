@@ -294,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         res.details["config"] = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in c.__dict__.items()}
         _sections(res, c)
     finally:
+        t_clean = time.perf_counter()
         if needs_services:
+            say("bench: removing what it pushed and built, and its registry")
             h.cleanup_images(f"{REGISTRY}/bench/")
             h.cleanup_images("bench-local")
             for host in h.PROXY_HOSTS:  # the refs pushed through a proxy
@@ -302,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(STATE / "projects", ignore_errors=True)
             if not args.keep:
                 h.services_stop()
+        res.details["cleanup_seconds"] = round(time.perf_counter() - t_clean, 1)
     res.details["total_seconds"] = round(time.perf_counter() - t0, 1)
     res.details["load_after"] = os.getloadavg()
     res.rows.sort(key=lambda r: r.section)
