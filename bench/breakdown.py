@@ -37,24 +37,43 @@ import subprocess
 import sys
 
 phases: dict[str, float] = {}
+cpu: dict[str, float] = {}  # CPU seconds per phase: this process (all threads) and its finished children
 calls: dict[str, int] = {}
 procs: list[tuple[str, float]] = []
 WHATIFS = ("cli-cache", "build-key")
 
 
+missing: list[str] = []  # hooks whose function is not in this version of the code
+
+
 def timed(owner, attr: str, label: str) -> None:
-    fn = getattr(owner, attr)
+    """Time every call of ``owner.attr`` under ``label``; a function this version of the code does not
+    have (the tool is being changed) is listed in ``missing_hooks`` instead of stopping the run."""
+    fn = getattr(owner, attr, None) if owner is not None else None
+    if fn is None:
+        missing.append(f"{getattr(owner, '__name__', '?')}.{attr} ({label.strip()})")
+        return
 
     @functools.wraps(fn)
     def wrapper(*a, **kw):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         try:
             return fn(*a, **kw)
         finally:
             phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+            cpu[label] = cpu.get(label, 0.0) + _cpu() - c
             calls[label] = calls.get(label, 0) + 1
 
     setattr(owner, attr, wrapper)
+
+
+def _cpu() -> float:
+    """User+system seconds so far of this process (every thread, so a background thread's work shows
+    in whichever phase it overlaps) and of its children that have been waited for."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 class _Popen(subprocess.Popen):
@@ -132,30 +151,44 @@ def main(argv: list[str]) -> int:
     if as_table:
         argv = argv[1:]
     subprocess.Popen = _Popen  # type: ignore[misc]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     import invoke.main  # noqa: F401  (invoke and its Program)
 
     phases["import invoke"] = time.perf_counter() - t
-    t = time.perf_counter()
+    cpu["import invoke"] = _cpu() - c
+    t, c = time.perf_counter(), _cpu()
     import image_release.tasks  # noqa: F401
 
     phases["import image_release.tasks"] = time.perf_counter() - t
+    cpu["import image_release.tasks"] = _cpu() - c
 
-    t = time.perf_counter()
-    from image_release.adapters import engine, git_history, registry
-    from image_release.pipeline import notes, session, steps
+    t, c = time.perf_counter(), _cpu()
+    import importlib
 
+    def module(name: str):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+            return None
+
+    engine, git_history, registry = (module(f"image_release.adapters.{m}") for m in ("engine", "git_history",
+                                                                                    "registry"))
+    notes, session, steps = (module(f"image_release.pipeline.{m}") for m in ("notes", "session", "steps"))
+
+    Session, Engine = getattr(session, "Session", None), getattr(engine, "Engine", None)
+    RegistryClient = getattr(registry, "RegistryClient", None)
     for name in ("plan_step", "build_step", "tag_step", "publish_step", "release_step"):
         timed(steps, name, f"step {name.removesuffix('_step')}")
-    timed(session.Session, "_known_versions", "  plan: known versions (git tags + registry tag list)")
-    timed(session.Session, "registry_for", "  registry client setup (imports requests)")
-    timed(engine.Engine, "_buildkit", "  build: which docker CLI does BuildKit (version processes)")
-    timed(engine.Engine, "_run_cli", "  build: docker build (BuildKit)")
-    timed(engine.Engine, "_client", "  docker SDK client (imports docker)")
-    timed(engine.Engine, "tag", "  engine tag (SDK)")
-    timed(engine.Engine, "push", "  publish: engine push of the first tag (SDK)")
-    for name in ("head_manifest", "get_manifest", "put_manifest", "list_tags"):
-        timed(registry.RegistryClient, name, f"  registry {name}")
+    timed(Session, "_known_versions", "  plan: known versions (git tags + registry tag list)")
+    timed(Session, "registry_for", "  registry client setup (imports requests)")
+    timed(Engine, "_buildkit", "  build: which docker CLI does BuildKit (version processes)")
+    timed(Engine, "_run_cli", "  build: docker build (BuildKit)")
+    timed(Engine, "_client", "  docker SDK client (imports docker)")
+    timed(Engine, "tag", "  engine tag (SDK)")
+    timed(Engine, "push", "  publish: engine push of the first tag (SDK)")
+    for name in ("ping", "head_manifest", "get_manifest", "put_manifest", "list_tags"):
+        timed(RegistryClient, name, f"  registry {name}")
     timed(notes, "notes_input", "  release: notes input (git history)")
     timed(git_history, "ensure_history", "  release: git_history.ensure_history")
     timed(git_history, "release_history", "  release: git_history.release_history")
@@ -165,16 +198,22 @@ def main(argv: list[str]) -> int:
 
     from invoke.main import program
 
-    from image_release.tasks._executor import ReleaseExecutor
+    try:
+        from image_release.tasks._executor import ReleaseExecutor
+    except ImportError:  # a version of the tool without its own executor
+        ReleaseExecutor = None
+        missing.append("image_release.tasks._executor.ReleaseExecutor")
 
     # Not part of a plain run: this harness imports the adapters (and so requests) up front to time
     # them, where a plain run imports what it needs later, inside the steps.
     phases["harness: import the adapters to time them"] = time.perf_counter() - t
+    cpu["harness: import the adapters to time them"] = _cpu() - c
 
     # image_release.tasks adopts the importing Program on import; it was imported above, before the
     # Program ran, so do here what it would have done.
-    program.executor_class = ReleaseExecutor
-    t = time.perf_counter()
+    if ReleaseExecutor is not None:
+        program.executor_class = ReleaseExecutor
+    t, c = time.perf_counter(), _cpu()
     rc = 0
     with contextlib.redirect_stdout(sys.stderr):
         try:
@@ -182,17 +221,21 @@ def main(argv: list[str]) -> int:
         except SystemExit as e:
             rc = int(e.code or 0)
     phases["program.run"] = time.perf_counter() - t
+    cpu["program.run"] = _cpu() - c
+    cpu["program.run"] = _cpu() - c
     total = time.perf_counter() - T0
     git_procs = [s for n, s in procs if n.split(" ", 1)[0].endswith("git")]
-    out = {"rc": rc, "total": total, "phases": phases, "calls": calls,
+    out = {"rc": rc, "total": total, "total_cpu": _cpu(), "phases": phases, "cpu": cpu, "calls": calls,
            "git_processes": len(git_procs), "git_seconds": sum(git_procs),
-           "subprocesses": [[n, round(s, 4)] for n, s in procs]}
+           "subprocesses": [[n, round(s, 4)] for n, s in procs], "missing_hooks": missing}
     if as_table:
-        lines = [f"{'ms':>6}  {'calls':>5}  phase"]
-        lines += [f"{v * 1000:6.0f}  {calls.get(k, ''):>5}  {k}" for k, v in phases.items()]
-        lines.append(f"{total * 1000:6.0f}         total (from this script's start)")
+        lines = [f"{'ms':>6}  {'cpu ms':>6}  {'calls':>5}  phase"]
+        lines += [f"{v * 1000:6.0f}  {cpu[k] * 1000 if k in cpu else 0:6.0f}  {calls.get(k, ''):>5}  {k}"
+                  for k, v in phases.items()]
+        lines.append(f"{total * 1000:6.0f}  {_cpu() * 1000:6.0f}         total (from this script's start)")
         lines.append(f"{out['git_seconds'] * 1000:6.0f}  {len(git_procs):>5}  git processes (all of them)")
         lines += [f"{s * 1000:6.0f}         subprocess {n}" for n, s in procs if not n.split(" ", 1)[0].endswith("git")]
+        lines += [f"{'':>6}         not timed (not in this code): {m}" for m in missing]
         print("\n".join(lines), file=sys.stderr)
     print(json.dumps(out))
     return rc
