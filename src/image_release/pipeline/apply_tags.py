@@ -6,6 +6,7 @@ from __future__ import annotations
 from image_release.core.actions import DeleteManifest
 from image_release.core.plan import owner_of_tag, version_tag_of, versions_in_registry
 from image_release.core.retention import plan_replacement
+from image_release.core.signing import split_attached
 from image_release.errors import PublishError, ReleaseError
 from image_release.pipeline.deletions import Deletions
 
@@ -73,19 +74,23 @@ def delete_if_untagged(run, action) -> None:
     if new is None or new == action.digest:
         return
     deleter = run.deleter_for(action.image)
-    rp = plan_replacement(action.version_tag, action.digest, new, deleter.tags_by_digest())
-    replace(run, deleter, rp, prefix=f"replace {action.image}:{action.version_tag}: ")
+    tags = deleter.tags_by_digest()
+    rp = plan_replacement(action.version_tag, action.digest, new, split_attached(tags)[0])
+    replace(run, deleter, rp, prefix=f"replace {action.image}:{action.version_tag}: ", tags_by_digest=tags)
 
 
-def replace(run, deleter, rp, prefix: str = ""):
-    """Carry out a ReplacementPlan: delete the old manifest when the plan says it may go. The report."""
+def replace(run, deleter, rp, prefix: str = "", tags_by_digest=None):
+    """Carry out a ReplacementPlan: delete the old manifest when the plan says it may go, and with it its
+    signatures and attestations (found in ``tags_by_digest``, the tag map the plan was made from). The report."""
+    from image_release.pipeline.attached import with_attached
     from image_release.pipeline.runner import apply
 
-    deletions = Deletions(deleter, run.settings.clean.fail_on_refused)
     actions = []
-    if rp.delete_digest is None:
-        deletions.report.notes.append(rp.reason)
-    else:
+    if rp.delete_digest is not None:
         actions.append(DeleteManifest(deleter.image, rp.delete_digest, (), rp.reason,
                                       about=f"the previous {rp.version_tag}"))
+    actions, deleter = with_attached(run, deleter.image, deleter, actions, tags_by_digest)
+    deletions = Deletions(deleter, run.settings.clean.fail_on_refused)
+    if rp.delete_digest is None:
+        deletions.report.notes.append(rp.reason)
     return apply(run, actions, using=deletions, prefix=prefix)

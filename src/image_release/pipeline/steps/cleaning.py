@@ -8,6 +8,7 @@ from image_release.core.actions import ScheduleBulkDelete
 from image_release.core.cleanup import kept_lines, retention_actions
 from image_release.core.plan import version_affixes
 from image_release.core.retention import plan_retention
+from image_release.core.signing import split_attached
 from image_release.core.versions import version_tag_regex
 from image_release.errors import ConfigError
 from image_release.pipeline.checks import Check
@@ -71,11 +72,13 @@ class RetentionStep:
     @staticmethod
     def _retain(run, deleter, image: str, keep: int, keep_pre: int | None) -> None:
         prefix, suffix = version_affixes(run.settings)
-        plan = plan_retention(deleter.tags_by_digest(), keep, keep_pre, run.settings.clean.keep_patterns,
+        tags = deleter.tags_by_digest()
+        images_only, _attached = split_attached(tags)  # signatures and attestations are never versions
+        plan = plan_retention(images_only, keep, keep_pre, run.settings.clean.keep_patterns,
                               prefix=prefix, suffix=suffix)
         with run.group(f"retention for {image} (keep {keep})"):
             run.say(plan.lines()[0])
-            retain(run, deleter, plan)
+            retain(run, deleter, plan, tags)
 
     @staticmethod
     def _bulk(run, deleter, image: str, keep: int, older_than: str | None) -> None:
@@ -92,11 +95,15 @@ class RetentionStep:
             apply(run, [action], using=Deletions(deleter))
 
 
-def retain(run, deleter, plan):
-    """Apply a retention plan to ``deleter``'s repository: the CleanupReport of what went (or would)."""
+def retain(run, deleter, plan, tags_by_digest=None):
+    """Apply a retention plan to ``deleter``'s repository: the CleanupReport of what went (or would).
+    ``tags_by_digest``: the repository's whole tag map the plan was made from; the signatures and
+    attestations of every manifest deleted go with it."""
+    from image_release.pipeline.attached import with_attached
     from image_release.pipeline.runner import apply
 
     actions, left = retention_actions(deleter.image, plan, single_tag=deleter.supports_single_tag,
                                       registry=deleter.kind)
+    actions, deleter = with_attached(run, deleter.image, deleter, actions, tags_by_digest)
     deletions = Deletions(deleter, run.settings.clean.fail_on_refused, left_behind=left, kept=kept_lines(plan))
     return apply(run, actions, using=deletions)
