@@ -205,15 +205,21 @@ class Settings:
     provenance: bool = False
 
 
+# Settings that take either a scalar or a mapping (``sbom: true`` or ``sbom: {format: spdx}``). Invoke refuses to
+# merge a mapping onto a declared scalar and the reverse, so these are not declared to Invoke (no
+# INVOKE_RELEASE_* variable for them); parse_settings still knows their defaults.
+UNDECLARED = ("sbom",)
+
+
 def defaults() -> dict[str, Any]:
-    """A fresh copy of the declared defaults (for ``Collection.configure``)."""
-    return copy.deepcopy(DEFAULTS)
+    """A fresh copy of the defaults declared to Invoke (for ``Collection.configure``)."""
+    return {k: copy.deepcopy(v) for k, v in DEFAULTS.items() if k not in UNDECLARED}
 
 
 def merged(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     """The defaults overlaid with ``raw`` (works when a project composed the collection without
     declaring the defaults on its root namespace)."""
-    out = defaults()
+    out = copy.deepcopy(DEFAULTS)
     _overlay(out, dict(raw or {}), KEY)
     return out
 
