@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -241,9 +242,18 @@ def test_verify_fails_for_a_wrong_key_a_moved_tag_a_removed_attestation_and_an_a
 # -- lifecycle and re-runs ----------------------------------------------------------------------------------
 
 
-def test_a_rerun_of_the_same_commit_changes_nothing(signed):
+@pytest.mark.parametrize("builder", ["on", "off"])  # BuildKit (the docker CLI), the classic builder (the SDK)
+def test_a_rerun_of_the_same_commit_changes_nothing(signed, builder):
+    yaml = signed.path / "invoke.yaml"
+    yaml.write_text(yaml.read_text().replace("    network: host\n", f"    network: host\n    buildkit: '{builder}'\n"))
+    signed.git("commit", "-qam", f"chore: buildkit {builder}")
     signed.run("release", "--tag", "v1.0.0")
     before = digests(signed.image)
+    config = json.loads(subprocess.run(["skopeo", "inspect", "--config", "--tls-verify=false",
+                                        f"docker://{signed.image}:1.0.0"], capture_output=True, check=True).stdout)
+    committed = signed.git("log", "-1", "--format=%ct")
+    created = config["config"]["Labels"]["org.opencontainers.image.created"]
+    assert created == datetime.fromtimestamp(int(committed), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     again = signed.run("release", "--tag", "v1.0.0")
     assert digests(signed.image) == before  # same digest, same .sig and .att objects, no new tag
     assert "is signed by this key already" in again.stdout and "nothing written" in again.stdout
