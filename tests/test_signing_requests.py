@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -61,7 +62,9 @@ def test_signing_adds_one_manifest_put_per_object_plus_its_blobs_and_a_rerun_wri
     assert first.get("PUT blobs") == first.get("POST blobs") == 3 + 2
     assert first.get("GET manifests") == 3  # the image (an index?), the absent .att and .sig
     assert sum(first.values()) == 15, first
-    again = sign(signing_run(pair, image), image, pushed_image.tag, pushed_image.digest)
+    # a re-run (a CI re-run even: another run URL in the provenance) keeps what the digest has
+    rerun = replace(FACTS, run_url="https://ci.example.com/acme/app/runs/2")
+    again = sign(signing_run(pair, image), image, pushed_image.tag, pushed_image.digest, facts=rerun)
     assert "PUT manifests" not in again and "PUT blobs" not in again and "POST blobs" not in again, again
     assert again == {"GET manifests": 3, "GET blobs": 5}, again
     print(f"\nsigning requests, first run: {sum(first.values())} {first}; re-run: {sum(again.values())} {again}")

@@ -4,8 +4,9 @@ signature, in cosign's format, written by this tool (``release.sign.mode: key``)
 
 With a key, each repository's ``.att`` object is read once, both attestations are appended in memory and
 it is written back with one manifest PUT (plus the blobs it lacks); the ``.sig`` object the same way, per
-digest signed (an index and each of its platform manifests). What is already there, signed by the same key
-about the same digest, is kept: a re-run writes nothing, and an SBOM already attested is not made again.
+digest signed (an index and each of its platform manifests). An attestation of the same type already there, signed
+by the same key about the same digest, is kept (the first SBOM and provenance of a digest stay): a re-run
+writes nothing, and an SBOM already attested is not made again.
 cosign signs a digest once too: a digest whose ``.sig`` already holds a payload naming it is not signed
 again, an attestation type already attached is not attested again.
 
@@ -90,9 +91,9 @@ def attest(run, action) -> None:
         if not found:
             obj = _append(obj, att.attest(subject, digest, fmt.predicate_type, predicate, key), verifier, made,
                           same_content=False)
-    if action.provenance is not None:
+    if action.provenance is not None:  # the first provenance of a digest stays (a CI re-run has another run URL)
         layer = att.attest(subject, digest, att.SLSA_PROVENANCE_V1, provenance_predicate(action.provenance), key)
-        obj = _append(obj, layer, verifier, made)
+        obj = _append(obj, layer, verifier, made, same_content=False)
     state(run).attested.append(f"{action.image}@{digest}")
     if not made:
         run.say(f"attestations of {action.image}@{short_digest(digest)} are there ({tag}): nothing written")
@@ -103,7 +104,7 @@ def attest(run, action) -> None:
             f"({blobs} blob(s) and 1 manifest written)")
 
 
-def _append(obj, layer, verifier, made: list[str], same_content: bool = True):
+def _append(obj, layer, verifier, made: list[str], same_content: bool):
     new = signing.append_layer(obj, layer, keep=att.same_attestation(layer, verifier, same_content=same_content),
                                replace=att.same_predicate_type(layer))
     if new is None:
