@@ -4,6 +4,10 @@ is scanned for them: the CLI's stdout/stderr on success, in a dry run and on err
 output and summary files, a debug traceback, the argv of every docker/git subprocess (wrappers on PATH record
 them), the built image (`docker save`: labels, layers, history) and the release notes (file and forge).
 
+The signing key (cosign's encrypted PEM) and its password are planted too, with signing, an SBOM and provenance
+on: they are looked for raw, URL-encoded and base64-encoded (and the key's PEM body line by line) in the same
+places, and in what the release attached to the image (the ``.sig`` and ``.att`` objects and their blobs).
+
 The only place a value may appear is GitHub's own masking command (``::add-mask::VALUE``), which is how a
 runner learns what to hide.
 """
@@ -15,11 +19,13 @@ import json
 import os
 import stat
 import subprocess
+import urllib.parse
 import uuid
 from pathlib import Path
 
 import pytest
 
+from image_release.adapters import keys
 from tests.fakes.github_api import FakeGitHub
 from tests.fixtures.registry_extra import PASSWORD, USER
 from tests.fixtures.project import Project, clean_env, write_project
@@ -29,7 +35,18 @@ pytestmark = pytest.mark.services
 GH_TOKEN = "ghp_PLANTEDgithubTOKEN0123456789abcdefXYZ"
 BUILD_SECRET = "npm_PLANTEDbuildSECRET0123456789abcdef"
 CI_SECRET = "PLANTED-ci-deploy-password-0123456789"
-SECRETS = (GH_TOKEN, BUILD_SECRET, CI_SECRET, PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+SIGNING_PASSWORD = "PLANTED-signing-key-password-0123"
+SIGNING_KEY = keys.generate_key_pair(SIGNING_PASSWORD).private_pem.decode()  # cosign's encrypted format
+
+
+def _forms(value: str) -> tuple[str, ...]:
+    """A secret as it is, URL-encoded and base64-encoded."""
+    return (value, urllib.parse.quote(value, safe=""), base64.b64encode(value.encode()).decode())
+
+
+SECRETS = (GH_TOKEN, BUILD_SECRET, CI_SECRET, PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode(),
+           *_forms(SIGNING_KEY), *_forms(SIGNING_PASSWORD),
+           *[line for line in SIGNING_KEY.splitlines() if not line.startswith("-----") and len(line) >= 16])
 
 
 def assert_clean(text: str | bytes, where: str) -> None:
@@ -69,6 +86,8 @@ def world(tmp_path, services, basic_registry):
             "  registry:\n    username_env: REG_USER\n    password_env: REG_PASSWORD\n"
             "  build:\n    network: host\n    buildkit: 'on'\n    secrets: ['id=npm,env=NPM_TOKEN']\n"
             "  retry:\n    attempts: 2\n    base_delay: 0.01\n"
+            "  sign:\n    key_env: COSIGN_KEY\n    password_env: COSIGN_PASSWORD\n"
+            "  sbom: true\n  provenance: true\n"
         ))
         (proj.path / "Dockerfile").write_text(
             f"FROM {services.base_image}\n"
@@ -90,7 +109,7 @@ def _env(proj: Project, tmp_path: Path, bindir: Path, **extra) -> dict:
     values = dict(
         PATH=f"{bindir}:{os.environ['PATH']}",
         GITHUB_TOKEN=GH_TOKEN, REG_USER=USER, REG_PASSWORD=PASSWORD, NPM_TOKEN=BUILD_SECRET,
-        CI_DEPLOY_PASSWORD=CI_SECRET,
+        CI_DEPLOY_PASSWORD=CI_SECRET, COSIGN_KEY=SIGNING_KEY, COSIGN_PASSWORD=SIGNING_PASSWORD,
         GITHUB_ACTIONS="true", GITHUB_EVENT_NAME="push", GITHUB_REF="refs/tags/v1.2.3", GITHUB_SHA=proj.head(),
         GITHUB_REPOSITORY="acme/app", GITHUB_EVENT_PATH=str(event),
         GITHUB_OUTPUT=str(tmp_path / "gh_output"), GITHUB_STEP_SUMMARY=str(tmp_path / "gh_summary"),
@@ -124,12 +143,36 @@ def test_a_full_release_leaks_no_secret_anywhere(world, tmp_path):
     for cmd in (["image", "inspect", ref], ["history", "--no-trunc", ref]):
         shown = subprocess.run(["/usr/bin/docker", *cmd], capture_output=True, text=True, env=clean_env())
         assert_clean(shown.stdout, f"docker {' '.join(cmd)}")
-    assert "1.2.3" in reg.skopeo_tags(proj.image.split("/", 1)[1])
+    repo = proj.image.split("/", 1)[1]
+    assert "1.2.3" in reg.skopeo_tags(repo)
+    # what was attached to the image: the signature and attestation objects, every blob they reference
+    attached = [t for t in reg.skopeo_tags(repo) if t.endswith((".sig", ".att"))]
+    assert len(attached) == 2
+    for tag in attached:
+        raw = _registry_get(reg, f"/v2/{repo}/manifests/{tag}", "application/vnd.oci.image.manifest.v1+json")
+        assert_clean(raw, f"the manifest of {tag}")
+        doc = json.loads(raw)
+        for desc in [doc["config"], *doc["layers"]]:
+            blob = _registry_get(reg, f"/v2/{repo}/blobs/{desc['digest']}")
+            assert_clean(blob, f"a blob of {tag}")
+            if desc.get("mediaType") == "application/vnd.dsse.envelope.v1+json":
+                assert_clean(base64.b64decode(json.loads(blob)["payload"]), f"an attested statement of {tag}")
     # the forge release: body and assets
     (rel,) = gh.releases_for("acme/app", "v1.2.3")
     assert_clean(rel["body"] or "", "the release body")
     for name, data in gh.asset_files(rel["id"]).items():
         assert_clean(data, f"release asset {name}")
+
+
+def _registry_get(reg, path: str, accept: str | None = None) -> bytes:
+    """GET from the basic-auth test registry with plain HTTP (not this tool's client)."""
+    import urllib.request
+
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
+    if accept:
+        headers["Accept"] = accept
+    with urllib.request.urlopen(urllib.request.Request(f"http://{reg.host}{path}", headers=headers), timeout=30) as r:
+        return r.read()
 
 
 def test_the_dry_run_plan_and_notes_leak_nothing(world, tmp_path):

@@ -87,6 +87,18 @@ class ForgeError(ReleaseError):
         self.status = status
 
 
+class SigningError(ReleaseError):
+    """Signing or attesting cannot go on: unusable key, malformed signature object, too many signatures."""
+
+
+class VerificationFailed(ReleaseError):
+    """The image's signature or attestations do not verify (``invoke verify``)."""
+
+
+class SbomError(ReleaseError):
+    """syft is missing, or could not make the SBOM."""
+
+
 class PublishError(ReleaseError):
     """Publishing stopped part-way. ``published`` lists what is already in the registry."""
 

@@ -97,11 +97,20 @@ DEFAULTS: dict[str, Any] = {
         "replace_assets": False,
         "deepen": True,  # deepen a shallow clone for the changelog
     },
+    "sign": {  # sign every published image in cosign's format (sha256-<hex>.sig beside it)
+        "key_env": None,  # the variable holding the private key (cosign.key or a PKCS#8 PEM); set: signing is on
+        "password_env": None,  # the variable holding its password
+        "mode": "key",  # key: this tool signs, offline | cosign: a cosign binary on PATH signs (keyless with OIDC)
+    },
+    "sbom": False,  # true, or {format: cyclonedx|spdx}: syft's SBOM, a signed attestation and a release asset
+    "provenance": False,  # a signed SLSA provenance v1 attestation
 }
 
 _BUILDKIT = ("auto", "on", "off")
 _FORGES = ("auto", "github", "gitlab", "none")
 _SEMANTICS = ("safe", "metadata-action")
+_SIGN_MODES = ("key", "cosign")
+_SBOM_FORMATS = ("cyclonedx", "spdx")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -158,6 +167,18 @@ class NotesSettings:
 
 
 @dataclass(frozen=True)
+class SignSettings:
+    key_env: str | None = None
+    password_env: str | None = None
+    mode: str = "key"
+
+    @property
+    def enabled(self) -> bool:
+        """Signing is on with a key (``key_env``) or when cosign signs (keyless without a key)."""
+        return self.mode == "cosign" or bool(self.key_env)
+
+
+@dataclass(frozen=True)
 class Settings:
     tag: str | None
     dry_run: bool
@@ -182,17 +203,26 @@ class Settings:
     notes: NotesSettings
     allow_dirty: bool = False
     semantics: str = "safe"
+    sign: SignSettings = SignSettings()
+    sbom: str | None = None  # the SBOM format (cyclonedx, spdx), None: no SBOM
+    provenance: bool = False
+
+
+# Settings that take either a scalar or a mapping (``sbom: true`` or ``sbom: {format: spdx}``). Invoke refuses to
+# merge a mapping onto a declared scalar and the reverse, so these are not declared to Invoke (no
+# INVOKE_RELEASE_* variable for them); parse_settings still knows their defaults.
+UNDECLARED = ("sbom",)
 
 
 def defaults() -> dict[str, Any]:
-    """A fresh copy of the declared defaults (for ``Collection.configure``)."""
-    return copy.deepcopy(DEFAULTS)
+    """A fresh copy of the defaults declared to Invoke (for ``Collection.configure``)."""
+    return {k: copy.deepcopy(v) for k, v in DEFAULTS.items() if k not in UNDECLARED}
 
 
 def merged(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     """The defaults overlaid with ``raw`` (works when a project composed the collection without
     declaring the defaults on its root namespace)."""
-    out = defaults()
+    out = copy.deepcopy(DEFAULTS)
     _overlay(out, dict(raw or {}), KEY)
     return out
 
@@ -251,6 +281,7 @@ def parse_settings(raw: Mapping[str, Any] | None) -> Settings:
         clean=_clean(p, d["clean"]),
         forge=_forge(p, d["forge"]),
         notes=_notes(p, d["notes"]),
+        **_signing(p, d),
     )
 
 
@@ -320,6 +351,35 @@ def _notes(p: "_Path", n: Mapping) -> NotesSettings:
         replace_assets=p.boolean(n, "notes.replace_assets"),
         deepen=p.boolean(n, "notes.deepen"),
     )
+
+
+def _signing(p: "_Path", d: Mapping) -> dict[str, Any]:
+    """release.sign, release.sbom and release.provenance; attestations are signed, so they need signing on."""
+    sg = d["sign"]
+    sign = SignSettings(key_env=p.opt_env_name(sg, "sign.key_env"), password_env=p.opt_env_name(sg, "sign.password_env"),
+                        mode=p.choice(sg, "sign.mode", _SIGN_MODES))
+    sbom = _sbom(p, d)
+    provenance = p.boolean(d, "provenance")
+    if (sbom or provenance) and not sign.enabled:
+        what = "release.sbom" if sbom else "release.provenance"
+        raise ConfigError(f"{what} makes a signed attestation, but signing is off",
+                          hint="name the variable holding the signing key in release.sign.key_env (or set "
+                          "release.sign.mode: cosign), or turn it off")
+    return {"sign": sign, "sbom": sbom, "provenance": provenance}
+
+
+def _sbom(p: "_Path", d: Mapping) -> str | None:
+    v = d["sbom"]
+    if not isinstance(v, Mapping):
+        return _SBOM_FORMATS[0] if p.boolean(d, "sbom") else None
+    unknown = sorted(set(v) - {"format"})
+    if unknown:
+        raise ConfigError(f"unknown setting release.sbom.{unknown[0]}", hint="release.sbom takes true, or {format: cyclonedx}")
+    fmt = str(v.get("format") or _SBOM_FORMATS[0]).lower().removesuffix("-json")
+    if fmt not in _SBOM_FORMATS:
+        raise ConfigError(f"release.sbom.format must be one of {', '.join(_SBOM_FORMATS)}, not {v.get('format')!r}",
+                          hint="for example: sbom: {format: cyclonedx} (both are JSON)")
+    return fmt
 
 
 def _registry_envs(p: "_Path", reg: Mapping) -> tuple[str | None, str | None]:

@@ -24,11 +24,7 @@ from typing import Any, Mapping
 
 from image_release.core.attestation import SbomFormat, sbom_format
 from image_release.core.image_ref import is_plain_http, validate_digest
-from image_release.errors import ReleaseError
-
-
-class SbomError(ReleaseError):
-    """syft is missing, or could not make the SBOM."""
+from image_release.errors import SbomError
 
 
 def syft_binary() -> str:

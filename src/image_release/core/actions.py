@@ -238,3 +238,70 @@ class ScheduleBulkDelete(Action):
                                              ("older_than", self.older_than)) if v is not None]
         return (f"schedule GitLab's bulk delete for {self.image} (" + ", ".join(parts) + "); it runs "
                 "asynchronously, at most once an hour per repository, and never deletes 'latest'")
+
+
+# -- signing (after publishing: the digest every tag of the release shares) -----------------------
+
+
+def _object_tag(digest: str | None, tag: str, suffix: str) -> str:
+    return digest.replace(":", "-", 1) + suffix if digest else f"sha256-<digest of {tag}>{suffix}"
+
+
+@dataclass(frozen=True)
+class Attest(Action):
+    """Attest the image ``image:tag`` resolves to (``digest``, once published): an SBOM in ``sbom``'s format
+    (made by syft from the registry) and/or SLSA provenance from ``provenance`` (a ``BuildFacts``), each an
+    in-toto statement in a signed DSSE envelope, stored under ``sha256-<hex>.att`` (``mode``: key or cosign)."""
+
+    image: str
+    tag: str
+    sbom: str | None = None
+    provenance: object | None = field(default=None, repr=False)
+    mode: str = "key"
+    digest: str | None = None
+
+    @property
+    def predicate_types(self) -> tuple[str, ...]:
+        from image_release.core.attestation import SLSA_PROVENANCE_V1, sbom_format
+
+        return tuple(t for t in (sbom_format(self.sbom).predicate_type if self.sbom else None,
+                                 SLSA_PROVENANCE_V1 if self.provenance is not None else None) if t)
+
+    def describe(self) -> str:
+        what = [f"an SBOM ({self.sbom} JSON, made by syft from the registry)"] if self.sbom else []
+        what += ["SLSA provenance v1"] if self.provenance is not None else []
+        how = " through cosign" if self.mode == "cosign" else ""
+        return (f"attest {self.image}:{self.tag} with {' and '.join(what)}, signed{how}, under "
+                f"{_object_tag(self.digest, self.tag, '.att')}")
+
+
+@dataclass(frozen=True)
+class Sign(Action):
+    """Sign the image ``image:tag`` resolves to (``digest``) in cosign's format under ``sha256-<hex>.sig``,
+    and each platform manifest of an index; the payload lists the ``attestations`` made for it."""
+
+    image: str
+    tag: str
+    attestations: tuple[str, ...] = ()
+    mode: str = "key"
+    keyless: bool = False
+    digest: str | None = None
+
+    def describe(self) -> str:
+        how = " through cosign" + (" (keyless, the CI's OIDC identity)" if self.keyless else "") if (
+            self.mode == "cosign") else " with the key of release.sign.key_env"
+        listing = f", listing the attestations {', '.join(self.attestations)}" if self.attestations else ""
+        return (f"sign {self.image}:{self.tag}{how} in cosign's format under "
+                f"{_object_tag(self.digest, self.tag, '.sig')} (and each platform manifest of an index){listing}")
+
+
+@dataclass(frozen=True)
+class DeleteAttached(DeleteManifest):
+    """Delete a signature or attestation object (``tags``: its ``sha256-<hex>.sig``/``.att``/``.sbom`` tags)
+    because the image it belongs to (``subject``) is deleted: only once that image is gone."""
+
+    subject: str = ""
+
+    @property
+    def what(self) -> str:
+        return f"manifest {short_digest(self.digest)} ({', '.join(self.tags)}: {self.about or 'attached'})"

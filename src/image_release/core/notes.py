@@ -62,6 +62,7 @@ class NotesInput:
     requirements: tuple[str, ...] = ()  # from settings; empty means DEFAULT_REQUIREMENTS
     history_note: str | None = None  # "changelog may be incomplete: shallow clone ..." (HistoryStatus.note)
     date: str | None = None  # release date, "2026-11-29" (the caller reads the clock)
+    signed: Any = None  # core.signing_plan.SignedNote: the image is signed; how to verify it
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else, for user templates
 
 
@@ -233,6 +234,7 @@ def template_context(inp: NotesInput) -> dict[str, Any]:
         "requirements": requirements(inp),
         "history_note": inp.history_note,
         "date": inp.date,
+        "signed": inp.signed,
         "extra": dict(inp.extra),
     }
 

@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
-from image_release.errors import ReleaseError
+from image_release.errors import SigningError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -57,10 +57,6 @@ MAX_LAYERS = 1000  # cosign refuses more signatures than this on one object
 
 _SHA256 = re.compile(r"^sha256:([a-f0-9]{64})$")
 _ATTACHED_TAG = re.compile(r"^sha256-([a-f0-9]{64})(\.sig|\.att|\.sbom)$")
-
-
-class SigningError(ReleaseError):
-    """Signing or attesting cannot go on: unusable key, malformed signature object, too many signatures."""
 
 
 class Signer(Protocol):

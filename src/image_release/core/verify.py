@@ -34,11 +34,7 @@ from image_release.core.signing import (
     sha256_digest,
     signature_tag,
 )
-from image_release.errors import ReleaseError
-
-
-class VerificationFailed(ReleaseError):
-    """The image's signature or attestations do not verify."""
+from image_release.errors import VerificationFailed
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from image_release.core.actions import DeleteManifest
 from image_release.core.plan import owner_of_tag, version_tag_of, versions_in_registry
 from image_release.core.retention import plan_replacement
+from image_release.core.signing import split_attached
 from image_release.errors import PublishError, ReleaseError
 from image_release.pipeline.deletions import Deletions
 
@@ -108,32 +109,38 @@ def delete_if_untagged(run, action) -> None:
     deleter = run.deleter_for(action.image)
     full = deleter.tags_by_digest()
     records = tuple(t for t in full.get(action.digest, ()) if replaced_subject(t))
-    rp = plan_replacement(action.version_tag, action.digest, new, without_records(full))
-    replace(run, deleter, rp, records, prefix=f"replace {action.image}:{action.version_tag}: ")
+    rp = plan_replacement(action.version_tag, action.digest, new, split_attached(without_records(full))[0])
+    replace(run, deleter, rp, records, prefix=f"replace {action.image}:{action.version_tag}: ", tags_by_digest=full)
 
 
 def finish_replacements(run, action) -> None:
     """Delete what earlier releases left marked replaced, where nothing points at it any more."""
     from image_release.core.cleanup import pending_replacements
+    from image_release.pipeline.attached import with_attached
     from image_release.pipeline.runner import apply
 
     deleter = run.deleter_for(action.image)
-    pending = [a for a in pending_replacements(action.image, deleter.tags_by_digest()) if a.digest in action.digests]
+    tags = deleter.tags_by_digest()
+    pending = [a for a in pending_replacements(action.image, tags) if a.digest in action.digests]
     if pending:
+        pending, deleter = with_attached(run, deleter.image, deleter, pending, tags)
         apply(run, pending, using=Deletions(deleter, run.settings.clean.fail_on_refused),
               prefix=f"finish an earlier replacement in {action.image}: ")
 
 
-def replace(run, deleter, rp, records: tuple[str, ...] = (), prefix: str = ""):
-    """Carry out a ReplacementPlan: delete the old manifest (and its ``records``, the tags marking it)
-    when the plan says it may go. The report."""
+def replace(run, deleter, rp, records: tuple[str, ...] = (), prefix: str = "", tags_by_digest=None):
+    """Carry out a ReplacementPlan: delete the old manifest (and its ``records``, the tags marking it) when
+    the plan says it may go, and with it its signatures and attestations (found in ``tags_by_digest``,
+    the tag map the plan was made from). The report."""
+    from image_release.pipeline.attached import with_attached
     from image_release.pipeline.runner import apply
 
-    deletions = Deletions(deleter, run.settings.clean.fail_on_refused)
     actions = []
-    if rp.delete_digest is None:
-        deletions.report.notes.append(rp.reason)
-    else:
+    if rp.delete_digest is not None:
         actions.append(DeleteManifest(deleter.image, rp.delete_digest, records, rp.reason,
                                       about=f"the previous {rp.version_tag}"))
+    actions, deleter = with_attached(run, deleter.image, deleter, actions, tags_by_digest)
+    deletions = Deletions(deleter, run.settings.clean.fail_on_refused)
+    if rp.delete_digest is None:
+        deletions.report.notes.append(rp.reason)
     return apply(run, actions, using=deletions, prefix=prefix)

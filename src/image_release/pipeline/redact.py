@@ -2,12 +2,17 @@
 
 Secrets are known by where they come from: the environment variables the settings name for tokens
 and registry passwords, the CI's own secret variables, and any variable whose name ends like a
-secret's (as GoReleaser does). Their values are replaced by ``***`` wherever they appear.
+secret's (as GoReleaser does). Their values are replaced by ``***`` wherever they appear, and so are
+the forms a value takes on its way out: URL-encoded, base64, and for a PEM key (the signing key of
+``release.sign.key_env``, stored as it is or base64-encoded) each line of its body.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Iterable, Mapping
+from urllib.parse import quote, quote_plus
 
 WELL_KNOWN = (
     "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD",
@@ -35,17 +40,47 @@ class Redactor:
             if settings.registry_password_env:
                 names.add(settings.registry_password_env)
             names |= {s.env for s in settings.build.secrets if s.env}
+            names |= {n for n in (settings.sign.key_env, settings.sign.password_env) if n}
         names |= {k for k in env if k.upper().endswith(SUFFIXES)}
         return cls(env[n] for n in sorted(names) if env.get(n))
 
     def add(self, value: str | None) -> None:
-        if value and len(value) >= MIN_LENGTH and value not in self.values:
-            self.values.append(value)
-            # Longest first, so a secret containing another is replaced whole.
-            self.values.sort(key=len, reverse=True)
+        if not value or len(value) < MIN_LENGTH or value in self.values:
+            return
+        for form in secret_forms(value):
+            if len(form) >= MIN_LENGTH and form not in self.values:
+                self.values.append(form)
+        # Longest first, so a secret containing another is replaced whole.
+        self.values.sort(key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for v in self.values:
             if v in text:
                 text = text.replace(v, "***")
         return text
+
+
+PEM_LINE_MIN = 16  # a PEM body line shorter than this (the last one of a block) is left to the whole value
+
+
+def secret_forms(value: str) -> list[str]:
+    """``value`` and the forms it takes in URLs, headers and files: URL-encoded, base64; a PEM key's body
+    lines, also when the variable holds the PEM base64-encoded."""
+    forms = [value, quote(value, safe=""), quote_plus(value), base64.b64encode(value.encode()).decode()]
+    pem = value if "-----BEGIN" in value else _decoded_pem(value)
+    if pem:
+        if pem != value:
+            forms += [pem, base64.b64encode(pem.encode()).decode()]
+        forms += [line.strip() for line in pem.splitlines()
+                  if len(line.strip()) >= PEM_LINE_MIN and not line.startswith("-----")]
+    return list(dict.fromkeys(forms))
+
+
+def _decoded_pem(value: str) -> str | None:
+    if len(value) < 64 or "-" in value:
+        return None
+    try:
+        text = base64.b64decode("".join(value.split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return text if "-----BEGIN" in text else None

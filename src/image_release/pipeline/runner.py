@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from image_release.core import actions as a
 from image_release.errors import ReleaseError
-from image_release.pipeline import apply_image, apply_release, apply_tags
+from image_release.pipeline import apply_image, apply_release, apply_sign, apply_tags
 from image_release.pipeline.checks import REAL, WARN_IN_DRY_RUN
 from image_release.pipeline.steps import CHAINS, STEPS, chain_of
 
@@ -30,6 +30,8 @@ HANDLERS = {
     a.FinishReplacements: apply_tags.finish_replacements,
     a.PublishRelease: apply_release.publish_release,
     a.WriteNotes: apply_release.write_notes,
+    a.Attest: apply_sign.attest,
+    a.Sign: apply_sign.sign,
 }
 
 DRY_RUN_NOTE = "dry run: reads are real; nothing will be built, pushed, deleted or created"

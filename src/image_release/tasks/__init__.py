@@ -7,7 +7,7 @@ A project's ``tasks.py`` can be one line::
 and a project's own task can depend on one of them: ``@task(pre=[image_release.tasks.release])``.
 
 The chain: ``version`` -> ``build`` -> ``tag`` / ``push`` -> ``release``; ``clean`` applies the
-retention policy. Each task runs its chain, each step once. To run several of them in one command
+retention policy; ``verify`` checks a published image's signature and attestations. Each task runs its chain, each step once. To run several of them in one command
 (``invoke version --tag v1.2.3 build push``) with ``--tag``/``--dry-run`` reaching all, select the
 executor in invoke.yaml (Invoke reads it from config files only)::
 
@@ -24,6 +24,7 @@ from image_release.tasks._executor import ReleaseExecutor
 from image_release.tasks._push import push
 from image_release.tasks._release import release
 from image_release.tasks._tag import tag
+from image_release.tasks._verify import verify
 from image_release.tasks._version import version
 
 EXECUTOR = "image_release.tasks.ReleaseExecutor"
@@ -37,8 +38,8 @@ def config() -> dict:
 
 
 ns = Collection()
-for _task in (version, build, tag, push, release, clean):
+for _task in (version, build, tag, push, release, clean, verify):
     ns.add_task(_task)
 ns.configure(config())
 
-__all__ = ["ns", "config", "EXECUTOR", "ReleaseExecutor", "version", "build", "tag", "push", "release", "clean"]
+__all__ = ["ns", "config", "EXECUTOR", "ReleaseExecutor", "version", "build", "tag", "push", "release", "clean", "verify"]

@@ -9,6 +9,7 @@ from image_release.core.cleanup import kept_lines, pending_replacements, retenti
 from image_release.core.plan import version_affixes
 from image_release.core.publish import without_records
 from image_release.core.retention import plan_retention
+from image_release.core.signing import split_attached
 from image_release.core.versions import version_tag_regex
 from image_release.errors import ConfigError
 from image_release.pipeline.checks import Check
@@ -73,11 +74,12 @@ class RetentionStep:
     def _retain(run, deleter, image: str, keep: int, keep_pre: int | None) -> None:
         prefix, suffix = version_affixes(run.settings)
         tags = deleter.tags_by_digest()
-        plan = plan_retention(without_records(tags), keep, keep_pre, run.settings.clean.keep_patterns,
+        images_only, _attached = split_attached(without_records(tags))  # records, signatures: never versions
+        plan = plan_retention(images_only, keep, keep_pre, run.settings.clean.keep_patterns,
                               prefix=prefix, suffix=suffix)
         with run.group(f"retention for {image} (keep {keep})"):
             run.say(plan.lines()[0])
-            retain(run, deleter, plan, pending_replacements(deleter.image, tags))
+            retain(run, deleter, plan, tags, pending_replacements(deleter.image, tags))
 
     @staticmethod
     def _bulk(run, deleter, image: str, keep: int, older_than: str | None) -> None:
@@ -94,13 +96,16 @@ class RetentionStep:
             apply(run, [action], using=Deletions(deleter))
 
 
-def retain(run, deleter, plan, pending=()):
+def retain(run, deleter, plan, tags_by_digest=None, pending=()):
     """Apply a retention plan to ``deleter``'s repository, and finish the ``pending`` replacements earlier
-    releases left marked: the CleanupReport of what went (or would)."""
+    releases left marked: the CleanupReport of what went (or would). ``tags_by_digest``: the
+    repository's whole tag map the plan was made from; the signatures and attestations of every
+    manifest deleted go with it."""
+    from image_release.pipeline.attached import with_attached
     from image_release.pipeline.runner import apply
 
     actions, left = retention_actions(deleter.image, plan, single_tag=deleter.supports_single_tag,
                                       registry=deleter.kind)
-    actions = list(pending) + actions
+    actions, deleter = with_attached(run, deleter.image, deleter, list(pending) + actions, tags_by_digest)
     deletions = Deletions(deleter, run.settings.clean.fail_on_refused, left_behind=left, kept=kept_lines(plan))
     return apply(run, actions, using=deletions)

@@ -27,8 +27,10 @@ def read_and_plan(run):
     release_version(ctx, run.settings)
     warnings: list[str] = []
     known = _known_versions(run, ctx, warnings) if ctx.event == "tag" else []
+    from image_release.pipeline.source_date import with_created_label
+
     return make_plan(
-        ctx, run.settings, known_versions=known,
+        ctx, with_created_label(run, run.settings), known_versions=known,  # created: the source's date
         fallback_image=f"local/{_slug(run.settings.project.get('title') or run.root.name)}",
         warnings=warnings,
     )

@@ -14,6 +14,7 @@ from image_release.errors import ConfigError, GitError, ReleaseError
 from image_release.pipeline import checks
 from image_release.pipeline.checks import REAL, Check
 from image_release.pipeline.steps.publishing import once_published
+from image_release.pipeline.steps.signing import sbom_asset, signed_note_of
 
 
 def moved_tags(plan) -> tuple[MovedTag, ...]:
@@ -58,7 +59,8 @@ def read_history(run):
     return found
 
 
-def notes_input(run) -> NotesInput:
+def notes_input(run, assets: bool = True) -> NotesInput:
+    """What the notes say; ``assets``: the release has assets (a forge), so the notes may name the SBOM's."""
     from image_release.core.changelog import RepoLinks, build_changelog, guess_kind
 
     plan, ctx = run.plan, run.context
@@ -86,6 +88,7 @@ def notes_input(run) -> NotesInput:
         requirements=run.settings.notes.requirements,
         history_note=history_note,
         date=run.now.strftime("%Y-%m-%d"),
+        signed=signed_note_of(run, assets),
     )
 
 
@@ -101,7 +104,7 @@ def release_spec(run, target) -> tuple[ReleaseSpec, str]:
         except OSError as e:
             raise ConfigError(f"cannot read the release notes template {path}: {e.strerror}",
                               hint="fix release.notes.template (a path relative to the project)") from None
-    full = render_notes(notes_input(run), template_text, template_name=template_name)
+    full = render_notes(notes_input(run, assets=target.kind != "none"), template_text, template_name=template_name)
     limit = GITLAB_BODY_LIMIT if target.kind == "gitlab" else GITHUB_BODY_LIMIT
     assets = []
     for a in run.settings.notes.assets:
@@ -114,6 +117,9 @@ def release_spec(run, target) -> tuple[ReleaseSpec, str]:
                 assets.append(Asset(p.name, p.read_bytes()))
             except OSError as e:
                 raise ConfigError(f"release asset {p}: {e.strerror}", hint="fix release.notes.assets") from None
+    sbom = sbom_asset(run)
+    if sbom is not None:
+        assets.append(sbom)
     where = "the release asset release-notes.md" if target.kind == "github" else "the notes file"
     if target.kind == "github" and len(full) > limit:
         assets.append(Asset("release-notes.md", full.encode(), "text/markdown"))
