@@ -319,12 +319,23 @@ def test_local_tag_on_an_older_commit_is_not_used(git_repo):
     assert (ctx.event, ctx.branch, ctx.tag, ctx.sha) == (BRANCH, "main", None, sha)
 
 
-def test_local_non_version_tag_on_head_is_still_the_release_tag(git_repo):
-    # First match wins, as in CI: the plan then refuses it with the expected form.
+def test_local_malformed_version_tag_on_head_is_still_the_release_tag(git_repo):
+    # First match wins, as in CI: the plan then refuses it with the expected form. (A tag that does
+    # not look like a version at all, such as release-1 or deployed-prod, is not a release: issue 14.)
     git_repo.commit()
-    git_repo.tag("release-1")
+    git_repo.tag("v1.2")
     ctx = local(git_repo.path)
-    assert (ctx.event, ctx.tag) == (TAG, "release-1")
+    assert (ctx.event, ctx.tag) == (TAG, "v1.2")
+
+
+@pytest.mark.parametrize("other", ["deployed-prod", "release-1", "nightly"])
+def test_local_tag_that_is_not_a_version_leaves_a_branch_build(git_repo, other):
+    git_repo.commit()
+    git_repo.tag(other)
+    ctx = local(git_repo.path)
+    assert (ctx.event, ctx.tag, ctx.branch) == (BRANCH, None, "main")
+    git_repo.tag("v2.0.0")  # with a version tag beside it, the version is the release
+    assert local(git_repo.path).tag == "v2.0.0"
 
 
 def test_local_branch(git_repo):

@@ -208,11 +208,11 @@ def test_cli_tag_in_a_repo_uses_its_tags_as_known_versions(git_repo):
 
 
 def test_bad_tag_on_head_is_refused_with_the_expected_form(git_repo):
-    build_history(git_repo, ["v1.0.0", ("tag", "release-1")])
+    build_history(git_repo, ["v1.0.0", ("tag", "v1.2")])
     git_repo.git("tag", "-d", "v1.0.0")
     with pytest.raises(VersionError) as info:
         plan_in_repo(git_repo)
-    assert "'release-1'" in info.value.message and EXPECTED in info.value.hint
+    assert "'v1.2'" in info.value.message and EXPECTED in info.value.hint
 
 
 @pytest.mark.parametrize("tag", ["v1.2", "1.2.3.4", "v01.2.3", "release-1", "v1.2.3-", "V1.2.3"])
@@ -273,7 +273,11 @@ def test_default_branch_build_moves_latest(git_repo, tmp_path):
     assert plan.version is None and ctx.is_default_branch
     assert [(d.tag, d.kind, d.move) for d in plan.decisions] == [("latest", BRANCH_TAG, True)]
     assert "branch build" in plan.decisions[0].reason and "is_default_branch" in plan.decisions[0].reason
-    assert plan.push and not plan.release and "not a version tag" in plan.release_reason
+    # Outside CI a branch build publishes only when asked (issue 18: `invoke release` on main pushed latest
+    # from a developer's machine).
+    assert not plan.push and "release.publish.outside_ci" in plan.push_reason
+    asked = make_plan(ctx, S(publish={"outside_ci": True}))
+    assert asked.push and not asked.release and "not a version tag" in asked.release_reason
     assert plan.local_tag == f"main-{ctx.short_sha}"
     assert not plan.make_latest
 
@@ -298,7 +302,7 @@ def test_other_branch_build_publishes_nothing_with_the_default_rules(git_repo):
 def test_other_branch_with_a_branch_rule(git_repo):
     git_repo.commit()
     git_repo.checkout("-b", "feature/login")
-    plan = plan_in_repo(git_repo, S(tags=["type=ref,event=branch"]))
+    plan = plan_in_repo(git_repo, S(tags=["type=ref,event=branch"], publish={"outside_ci": True}))
     assert moved(plan) == ["feature-login"]
     assert plan.decisions[0].kind == BRANCH_TAG and plan.push
 

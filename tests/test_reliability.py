@@ -112,3 +112,13 @@ def test_invoke_clean_finishes_a_replacement_left_marked(tmp_path, registry_repo
     proj.invoke("release", "--tag", "v1.2.3")
     assert skopeo_digest(f"{registry_repo}@{old}") is None
     assert trials.untagged_images(registry_repo) == set()
+
+
+def test_a_tag_that_is_not_a_version_on_head_leaves_a_branch_build(tmp_path, registry_repo):
+    """`invoke build` failed on any commit that also carried a tag such as `deployed-prod`."""
+    proj = write_project(tmp_path / "app", registry_repo)
+    proj.tag("deployed-prod")
+    out = proj.invoke("build")
+    sha = proj.git("rev-parse", "--short=7", "HEAD")
+    assert "release plan: branch main" in out.stdout
+    assert not _not_built(f"{registry_repo}:main-{sha}")

@@ -62,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
         "branch": True,
         "pr": False,
         "schedule": True,
+        "outside_ci": False,  # branch and schedule builds from a machine that is not CI push only with this
     },
     "known_versions": {  # where the floating-tag guard learns the versions that exist
         "git": True,

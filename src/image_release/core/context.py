@@ -9,6 +9,7 @@ detection here is pure: the environment is passed in as a dict and local git fac
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Mapping
@@ -36,7 +37,7 @@ class Context:
     base_ref: str | None = None  # the PR's target branch
     pr_number: int | None = None
     repository: str | None = None  # owner/name (GitHub) or group/project path (GitLab)
-    source: str = "git"  # cli, github, gitlab, git
+    source: str = "given"  # how it was detected: cli, github, gitlab, git (local git); given: made directly
     ci: str | None = None  # github or gitlab when running in that CI (also with --tag)
     server_url: str | None = None  # https://github.com, https://gitlab.example.com
     registry_image: str | None = None  # $CI_REGISTRY_IMAGE on GitLab CI
@@ -284,8 +285,9 @@ def _from_gitlab(env: Mapping[str, str], now: datetime) -> Context:
 def _from_git(facts: GitFacts, now: datetime, require: bool) -> Context:
     common = dict(sha=facts.sha, default_branch=facts.default_branch, source="git", timestamp=now,
                   commit_date=facts.commit_date, **_remote_location(facts.remote_url))
-    if facts.exact_tags and require:
-        tag = _pick_tag(facts.exact_tags)
+    versions = tuple(t for t in facts.exact_tags if _looks_like_a_version(t))
+    if versions and require:
+        tag = _pick_tag(versions)
         return Context(event=TAG, ref=f"refs/tags/{tag}", tag=tag, **common)
     if facts.branch:
         return Context(event=BRANCH, ref=f"refs/heads/{facts.branch}", branch=facts.branch, **common)
@@ -313,6 +315,13 @@ def _remote_location(remote_url: str | None) -> dict:
     if not path:
         return {}
     return {"server_url": f"{scheme}://{host}", "repository": path}
+
+
+def _looks_like_a_version(tag: str) -> bool:
+    """A tag on HEAD that means a release: a digit, after an optional v (``v1.2.3``, ``1.2``, ``v01``;
+    malformed ones are refused with the expected form). ``deployed-prod`` or ``nightly`` on the same
+    commit are not versions: they leave the build a branch build."""
+    return bool(re.match(r"^[vV]?[0-9]", tag))
 
 
 def _pick_tag(tags: tuple[str, ...]) -> str:

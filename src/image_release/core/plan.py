@@ -40,7 +40,7 @@ from image_release.core.plan_inputs import METADATA_ACTION, SAFE, PlanSettings, 
 from image_release.core.tag_rules import Flavor, evaluate, parse_flavor, parse_rules
 from image_release.core.versions import Version, docker_tag, is_prerelease, parse_tag_lenient, parse_version
 from image_release.core.versions import registry_versions as _registry_versions
-from image_release.errors import ConfigError, VersionError
+from image_release.errors import ConfigError, RuleError, VersionError
 
 __all__ = [
     "BRANCH_TAG", "FLOATING", "VERSION", "UNVERSIONED", "METADATA_ACTION_ONLY", "GUARANTEES", "SAFE", "METADATA_ACTION",
@@ -69,6 +69,7 @@ class ReleasePlan:
     semantics: str = SAFE  # release.semantics: safe or metadata-action
     annotations: tuple[tuple[str, str], ...] = ()  # OCI annotations, as the labels are made for the semantics
     local_only: bool = False  # no image of release.images for this run: ``images`` is the local fallback
+    withheld: tuple[str, ...] = ()  # a prerelease: the floating tags its final version would move, left alone
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -168,6 +169,7 @@ def make_plan(
     release, release_reason = _release(ctx, version, push)
     labels, annotations = _labels_and_annotations(ctx, s, version, decisions, local_tag)
     return ReleasePlan(
+        withheld=_withheld(ctx, version, decisions, rules, flavor) if not ma else (),
         context=ctx,
         version=version,
         images=tuple(images),
@@ -267,6 +269,21 @@ def _labels_and_annotations(ctx: Context, s: PlanSettings, version, decisions, l
     return labels, tuple((k, extra.pop(k, v)) for k, v in own) + tuple(extra.items())
 
 
+def _withheld(ctx: Context, version: Version | None, decisions, rules, flavor: Flavor) -> tuple[str, ...]:
+    """For a prerelease (2.0.0-rc.1): the floating tags 2.0.0 would move (2.0, 2, latest), which this
+    release leaves where they are, so that the plan can say so."""
+    if version is None or not is_prerelease(version):
+        return ()
+    final = Version(version.major, version.minor, version.patch)
+    tag = ("v" if (ctx.tag or "")[:1] in "vV" else "") + str(final)
+    try:
+        outputs = [o.value for o in evaluate(rules, flavor, ctx.with_tag(tag))]
+    except RuleError:
+        return ()
+    shown = {d.tag for d in decisions} | {docker_tag(final)}
+    return tuple(dict.fromkeys(v for v in outputs if v not in shown))
+
+
 def _push(ctx: Context, s: PlanSettings, decisions, local_only: bool) -> tuple[bool, str]:
     if local_only:
         if parse_images(s.images):
@@ -276,6 +293,9 @@ def _push(ctx: Context, s: PlanSettings, decisions, local_only: bool) -> tuple[b
         return False, f"release.publish.{ctx.event} is false: a {ctx.event} build pushes nothing"
     if not any(d.move for d in decisions):
         return False, "the tag rules give no tag to publish for this context"
+    if ctx.event in (BRANCH, SCHEDULE) and ctx.source == "git" and not s.publish.get("outside_ci", False):
+        return False, ("a branch build on a machine outside CI pushes nothing unless asked "
+                       "(release.publish.outside_ci: true, or INVOKE_RELEASE_PUBLISH_OUTSIDE_CI=1)")
     return True, f"{ctx.event} build: publish {sum(d.move for d in decisions)} tag(s) per image"
 
 
@@ -364,8 +384,9 @@ def _sanitize(text: str) -> str:
     return tag or "dev"
 
 
-def explain(plan: ReleasePlan) -> str:
-    """The plan as text, for `invoke version` and `--dry-run`."""
+def explain(plan: ReleasePlan, *, publishes: bool = True, releases: bool = True) -> str:
+    """The plan as text, for `invoke version` and `--dry-run`. ``publishes``/``releases``: whether this run
+    reaches the push and the release (`invoke build` does neither: its plan says so)."""
     ctx = plan.context
     lines = []
     what = f"version {plan.version}" if plan.version else f"{ctx.event} {ctx.ref_name or ctx.ref}"
@@ -375,17 +396,10 @@ def explain(plan: ReleasePlan) -> str:
     lines.append("  tags:")
     if plan.semantics != SAFE:
         lines.append(f"  semantics: {plan.semantics} (no SemVer requirement, no floating-tag guard)")
-    for d in plan.decisions:
-        mark = "move" if d.move else "keep"
-        lines.append(f"    {mark:4} {d.tag:<24} [{d.kind}] {d.reason}")
-        if d.differs_from_metadata_action:
-            lines.append(f"         differs from metadata-action: {d.differs_from_metadata_action} "
-                         f"({GUARANTEES[d.differs_from_metadata_action]})")
-    if not plan.decisions:
-        lines.append("    (none: the tag rules give no tag for this context)")
-    lines.append(f"  push: {'yes' if plan.push else 'no'} - {plan.push_reason}")
-    lines.append(f"  release: {'yes' if plan.release else 'no'} - {plan.release_reason}")
-    if plan.release:
+    lines += _decision_lines(plan)
+    lines.append(_step_line("push", plan.push, plan.push_reason, publishes, "`invoke push` or `invoke release`"))
+    lines.append(_step_line("release", plan.release, plan.release_reason, releases, "`invoke release`"))
+    if plan.release and releases:
         lines.append(f"    prerelease: {'yes' if plan.prerelease else 'no'}, make latest: {'yes' if plan.make_latest else 'no'}")
     lines.append("  labels:")
     for k, v in plan.labels:
@@ -393,6 +407,28 @@ def explain(plan: ReleasePlan) -> str:
     for w in plan.warnings:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
+
+
+def _decision_lines(plan: ReleasePlan) -> list[str]:
+    lines = []
+    for d in plan.decisions:
+        mark = "move" if d.move else "keep"
+        lines.append(f"    {mark:4} {d.tag:<24} [{d.kind}] {d.reason}")
+        if d.differs_from_metadata_action:
+            lines.append(f"         differs from metadata-action: {d.differs_from_metadata_action} "
+                         f"({GUARANTEES[d.differs_from_metadata_action]})")
+    for tag in plan.withheld:
+        lines.append(f"    {'keep':4} {tag:<24} [{FLOATING}] a prerelease never moves floating tags "
+                     f"({plan.version.major}.{plan.version.minor}.{plan.version.patch} will)")
+    if not plan.decisions:
+        lines.append("    (none: the tag rules give no tag for this context)")
+    return lines
+
+
+def _step_line(name: str, planned: bool, reason: str, reached: bool, who: str) -> str:
+    if planned and not reached:
+        return f"  {name}: not in this run ({who} does it: {reason})"
+    return f"  {name}: {'yes' if planned else 'no'} - {reason}"
 
 
 def known_versions_from_tags(tags: Iterable[str]) -> list[Version]:

@@ -76,6 +76,7 @@ class Results:
     pushed: dict[str, str] = field(default_factory=dict)  # image -> the digest this run pushed
     manifests: dict[str, Any] = field(default_factory=dict)  # image -> that manifest, as read back
     resolved: dict[str, dict[str, str | None]] = field(default_factory=dict)  # image -> tag -> digest read back
+    signing: Any = None  # what the sign step did (pipeline.apply_sign.SignState)
 
 
 class Run:

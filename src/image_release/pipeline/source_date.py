@@ -26,9 +26,7 @@ def source_date(run) -> datetime | None:
     ctx = run.context
     if ctx.commit_date is not None:
         return ctx.commit_date
-    from image_release.adapters.git_repo import read_facts
-
-    facts = read_facts(run.root)  # CI contexts come from variables: the checkout knows the commit's time
+    facts = run.git.facts()  # CI contexts come from variables: the checkout knows the commit's time
     if facts.commit_date is not None and ctx.sha and facts.sha == ctx.sha:
         return facts.commit_date
     return None
@@ -36,8 +34,8 @@ def source_date(run) -> datetime | None:
 
 def with_created_label(run, settings):
     """``settings`` whose build labels carry ``created`` from the source date, unless the project sets that
-    label itself (the user's label wins, as for every OCI label)."""
-    if any(key == CREATED for key, _value in settings.build.labels):
+    label itself (the user's label wins, as for every OCI label), or asks for metadata-action's labels."""
+    if settings.semantics == "metadata-action" or any(key == CREATED for key, _value in settings.build.labels):
         return settings
     when = source_date(run)
     if when is None:

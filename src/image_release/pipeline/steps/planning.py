@@ -98,7 +98,9 @@ class PlanStep:
                 run.warn(w)
         else:
             with run.group("release plan"):
-                run.say(explain(plan))
+                asked = "plan" in run.request.requested  # `invoke version` shows the whole plan
+                run.say(explain(plan, publishes=asked or run.will_run("publish"),
+                                releases=asked or run.will_run("release")))
         run.reporter.set_outputs({
             "version": str(plan.version) if plan.version else "",
             "tags": "\n".join(plan.refs()),
