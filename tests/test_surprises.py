@@ -66,3 +66,15 @@ def test_with_the_engine_down_the_error_says_how_to_start_it(tmp_path, registry_
     assert "Docker engine" in out.stderr and "services.sh start" in out.stderr
     assert "Dockerfile" not in out.stderr
     assert skopeo_tags(registry_repo) == []
+
+
+@pytest.mark.parametrize("rules, want", [
+    (None, "newest stable release or main build, whichever was published last"),
+    ("  tags: ['type=semver,pattern={{version}}', 'type=ref,event=branch']\n", "newest stable release"),
+], ids=["default-rules", "releases-only"])
+def test_the_notes_say_what_latest_is_under_the_rules_in_force(tmp_path, registry_repo, rules, want):
+    proj = write_project(tmp_path / "app", registry_repo, rules or "")
+    proj.invoke("release", "--tag", "v1.0.0")
+    notes = (proj.path / "dist" / "release-notes-1.0.0.md").read_text()
+    line = next(ln for ln in notes.splitlines() if ln.startswith(f"docker pull {registry_repo}:latest"))
+    assert want in line and (rules is None or "main build" not in line), line

@@ -158,12 +158,34 @@ def _describe_exception(exc: BaseException) -> str:
 
     if isinstance(exc, ReleaseError):  # a typed error's message says it all
         return exc.message
-    name = type(exc).__name__
+    return f"{type(exc).__name__}: {describe_connection_error(exc)}"
+
+
+def describe_connection_error(exc: BaseException) -> str:
+    """What went wrong with a connection, in a few whole words (requests' messages nest urllib3's)."""
     text = str(exc)
-    # requests' messages nest urllib3's; keep the line short and readable.
-    if len(text) > 160:
-        text = text[:157] + "..."
-    return f"{name}: {text}" if text else name
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if any(s in low for s in ("name or service not known", "nodename nor servname", "failed to resolve",
+                              "temporary failure in name resolution")):
+        return "host name not found"
+    if "timed out" in low or "timeout" in type(exc).__name__.lower():
+        return "timed out"
+    if "certificate" in low or "ssl" in low:
+        return "TLS error: " + shorten(text, 200)
+    if "reset" in low:
+        return "connection reset"
+    return shorten(text, 200) or type(exc).__name__
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, cut after a whole word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut + " …"
 
 
 def _run(fn: Callable[[], R], policy: RetryPolicy, *, should_retry: Callable[[Any], bool],

@@ -28,14 +28,13 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit
 
-from image_release.adapters.http_retry import RetryPolicy, send_with_retry
+from image_release.adapters.http_retry import RetryPolicy, describe_connection_error, send_with_retry
 from image_release.adapters.registry_auth import Credentials
 from image_release.adapters.registry_wire import (
     ANSWER_LIMIT,
     Answer,
     RequestStats,
     basic_header,
-    classify_connection_error,
     error_detail,
     form_quote,
     parse_www_authenticate,
@@ -198,7 +197,7 @@ class RegistryHttp:
                 requests.exceptions.ChunkedEncodingError) as exc:
             where = urlsplit(url).netloc
             raise RegistryUnreachable(
-                f"cannot reach registry {where} ({self._scrub(classify_connection_error(exc))}) "
+                f"cannot reach registry {where} ({self._scrub(describe_connection_error(exc))}) "
                 f"after {self.retry.attempts} attempt(s): {what}",
                 hint=f"is the registry running, and is the host {self.host!r} right? "
                 f"Check with: curl {self.base}/v2/",

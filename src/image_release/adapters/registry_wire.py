@@ -247,24 +247,6 @@ def error_detail(resp: Any) -> tuple[str, str]:
     return "", f"HTTP {resp.status_code} {getattr(resp, 'reason', '') or ''}".strip()
 
 
-def classify_connection_error(exc: BaseException) -> str:
-    text = str(exc)
-    low = text.lower()
-    if "refused" in low:
-        return "connection refused"
-    if "name or service not known" in low or "nodename nor servname" in low or "failed to resolve" in low or (
-        "temporary failure in name resolution" in low
-    ):
-        return "host name not found"
-    if "timed out" in low or "timeout" in type(exc).__name__.lower():
-        return "timed out"
-    if "certificate" in low or "ssl" in low:
-        return "TLS error: " + (text[:200])
-    if "reset" in low:
-        return "connection reset"
-    return text[:200] or type(exc).__name__
-
-
 def make_throwaway(manifest: Manifest) -> Manifest:
     """A unique manifest with the same blobs as ``manifest`` (one extra annotation), same media type."""
     doc = manifest.json()

@@ -64,6 +64,7 @@ class NotesInput:
     date: str | None = None  # release date, "2026-11-29" (the caller reads the clock)
     signed: Any = None  # core.signing_plan.SignedNote: the image is signed; how to verify it
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else, for user templates
+    latest_branch: str | None = None  # the rules also move `latest` on every push to this branch
 
 
 # --- the parts computed for templates ------------------------------------------------------------
@@ -115,7 +116,20 @@ def _split_ref(ref: str) -> tuple[str, str | None]:
     return ref, None
 
 
-def _kind_note(kind: str, tag: str) -> str:
+LATEST_STABLE = "newest stable release"
+LATEST_OR_BRANCH = "newest stable release or {branch} build, whichever was published last"
+
+
+def latest_meaning(inp: "NotesInput") -> str:
+    """What ``latest`` is under the rules in force: the newest stable release, or, where the rules
+    also move it on every push to the default branch (the process document's default), whichever
+    of the two was published last."""
+    if inp.latest_branch:
+        return LATEST_OR_BRANCH.format(branch=inp.latest_branch)
+    return LATEST_STABLE
+
+
+def _kind_note(kind: str, tag: str, inp: "NotesInput | None" = None) -> str:
     if kind == VERSION:
         return "this release"
     if kind == MINOR:
@@ -123,7 +137,7 @@ def _kind_note(kind: str, tag: str) -> str:
     if kind == MAJOR:
         return f"newest {tag}.x.x" if tag.isdigit() else f"newest {tag}"
     if kind == LATEST:
-        return "newest stable release"
+        return latest_meaning(inp) if inp is not None else LATEST_STABLE
     return ""
 
 
@@ -141,7 +155,7 @@ def pulls(inp: NotesInput) -> list[dict[str, str]]:
             if ref in seen:
                 continue
             seen.add(ref)
-            out.append({"kind": mt.kind, "tag": mt.tag, "ref": ref, "note": _kind_note(mt.kind, mt.tag)})
+            out.append({"kind": mt.kind, "tag": mt.tag, "ref": ref, "note": _kind_note(mt.kind, mt.tag, inp)})
     elif image:
         for ref in inp.published:
             repo, tag = _split_ref(ref)
@@ -235,6 +249,7 @@ def template_context(inp: NotesInput) -> dict[str, Any]:
         "history_note": inp.history_note,
         "date": inp.date,
         "signed": inp.signed,
+        "latest_meaning": latest_meaning(inp),
         "extra": dict(inp.extra),
     }
 

@@ -269,6 +269,22 @@ def _labels_and_annotations(ctx: Context, s: PlanSettings, version, decisions, l
     return labels, tuple((k, extra.pop(k, v)) for k, v in own) + tuple(extra.items())
 
 
+def latest_branch(ctx: Context, settings) -> str | None:
+    """The default branch, when the rules also move ``latest`` on a push to it (and such pushes publish):
+    then ``latest`` is not only the newest stable release. None when only releases move it."""
+    s = as_plan_settings(settings)
+    branch = ctx.default_branch or "main"
+    if not s.publish.get(BRANCH, False):
+        return None
+    pushed = Context(event=BRANCH, ref=f"refs/heads/{branch}", branch=branch, default_branch=branch,
+                     sha=ctx.sha, repository=ctx.repository, timestamp=ctx.timestamp, source="given")
+    try:
+        outputs = evaluate(parse_rules(s.tags), parse_flavor(s.flavor), pushed)
+    except RuleError:
+        return None
+    return branch if any(o.value == "latest" for o in outputs) else None
+
+
 def _withheld(ctx: Context, version: Version | None, decisions, rules, flavor: Flavor) -> tuple[str, ...]:
     """For a prerelease (2.0.0-rc.1): the floating tags 2.0.0 would move (2.0, 2, latest), which this
     release leaves where they are, so that the plan can say so."""

@@ -16,11 +16,17 @@ def publish_release(run, action) -> None:
 
 
 def write_notes(run, action) -> None:
+    """No forge: the notes go to their file, and the release's assets (the SBOM, the digests) beside it."""
     path = Path(action.path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(action.body)
     run.results.notes_file = str(path)
     run.say(f"release notes written to {path}")
+    for asset in action.spec.assets:
+        if asset.name == "release-notes.md":
+            continue  # the notes file is the whole notes already
+        (path.parent / asset.name).write_bytes(asset.content)
+        run.say(f"release asset written to {path.parent / asset.name}")
     summary(run)
 
 

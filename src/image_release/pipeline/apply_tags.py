@@ -104,9 +104,14 @@ def delete_if_untagged(run, action) -> None:
     from image_release.core.publish import replaced_subject, without_records
 
     new = run.results.pushed.get(action.image)
-    if new is None or new == action.digest:
-        return  # the content did not change: nothing was replaced
+    if new is None:
+        return
     deleter = run.deleter_for(action.image)
+    if new == action.digest:  # the content did not change: nothing was replaced, the record goes again
+        from image_release.core.publish import replaced_tag
+
+        deleter.delete_tag(replaced_tag(action.digest))
+        return
     full = deleter.tags_by_digest()
     records = tuple(t for t in full.get(action.digest, ()) if replaced_subject(t))
     rp = plan_replacement(action.version_tag, action.digest, new, split_attached(without_records(full))[0])

@@ -190,6 +190,8 @@ def publishes_something(run) -> None:
 def registries(run) -> None:
     """Every registry answers, and takes the credentials we have."""
     for image in run.plan.images:
+        if image in run.unreachable:  # the plan's read already went through every retry
+            raise run.unreachable[image]
         name, client = run.registry_for(image)
         scheme = client.ping()
         if client.credentials is None and scheme in ("basic", "bearer"):

@@ -102,6 +102,7 @@ class Run:
         self.done: set[str] = set()
         self.checked: set[str] = set()  # steps whose checks have run
         self.registry_tags: dict[str, list[str] | None] = {}  # image -> its tag list, as read for the plan
+        self.unreachable: dict[str, Exception] = {}  # image -> why its registry could not be reached
         self.cache: dict[str, Any] = {}  # reads more than one step uses (the git history for the notes)
         self.typo_of_release: str | None = None  # a top-level config key like `relase:`
         self.forge_clients: dict[Any, Any] = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from image_release.core.context import detect_context
 from image_release.core.plan import default_images, known_versions_from_tags, make_plan, release_version, versions_in_registry
-from image_release.errors import ReleaseError
+from image_release.errors import RegistryUnreachable, ReleaseError
 
 
 def read_context(run):
@@ -62,6 +62,8 @@ def _registry_versions(run, image: str, warnings: list[str]):
         tags = client.list_tags(name.repository)
     except ReleaseError as e:
         run.registry_tags[image] = None
+        if isinstance(e, RegistryUnreachable):  # the preflight says so once, without a second round
+            run.unreachable[image] = e
         warnings.append(f"could not read the tags of {image} ({e.message}); floating tags are decided from git tags only")
         return []
     run.registry_tags[image] = tags

@@ -9,6 +9,7 @@ from image_release.core.notes import (
     limit_body, render_notes,
 )
 from image_release.core.plan import VERSION as PLAN_VERSION
+from image_release.core.plan import latest_branch
 from image_release.core.release_spec import Asset, Link, ReleaseSpec
 from image_release.errors import ConfigError, GitError, ReleaseError
 from image_release.pipeline import checks
@@ -60,7 +61,8 @@ def read_history(run):
 
 
 def notes_input(run, assets: bool = True) -> NotesInput:
-    """What the notes say; ``assets``: the release has assets (a forge), so the notes may name the SBOM's."""
+    """What the notes say; ``assets``: the release carries its assets (a forge, or files beside the notes
+    file), so the notes may name the SBOM's."""
     from image_release.core.changelog import RepoLinks, build_changelog, guess_kind
 
     plan, ctx = run.plan, run.context
@@ -89,6 +91,7 @@ def notes_input(run, assets: bool = True) -> NotesInput:
         history_note=history_note,
         date=run.now.strftime("%Y-%m-%d"),
         signed=signed_note_of(run, assets),
+        latest_branch=latest_branch(ctx, run.settings),
     )
 
 
@@ -104,7 +107,7 @@ def release_spec(run, target) -> tuple[ReleaseSpec, str]:
         except OSError as e:
             raise ConfigError(f"cannot read the release notes template {path}: {e.strerror}",
                               hint="fix release.notes.template (a path relative to the project)") from None
-    full = render_notes(notes_input(run, assets=target.kind != "none"), template_text, template_name=template_name)
+    full = render_notes(notes_input(run), template_text, template_name=template_name)
     limit = GITLAB_BODY_LIMIT if target.kind == "gitlab" else GITHUB_BODY_LIMIT
     assets = []
     for a in run.settings.notes.assets:
