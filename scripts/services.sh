@@ -109,10 +109,13 @@ http:
 EOF
   say "starting registry on 127.0.0.1:$PORT (delete enabled, data in $STATE/registry-data)"
   setsid docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 < /dev/null &
-  echo $! >"$STATE/registry.pid"
+  local pid=$!
+  echo "$pid" >"$STATE/registry.pid"
   record registry
-  for _ in $(seq 1 60); do
+  # Up to a minute: a loaded 2-core machine can be slow to start it; it exited: say why now.
+  for _ in $(seq 1 240); do
     registry_up && { say "registry ready"; return 0; }
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.25
   done
   say "registry did not come up; its log follows"; tail -n 30 "$STATE/registry.log" >&2; exit 1

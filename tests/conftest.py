@@ -48,7 +48,12 @@ SLOW = {
         "test_concurrent_releases_leave_every_floating_tag_on_the_highest_version",
         "test_the_lower_release_overwriting_after_the_higher_ones_put_is_repaired_and_both_succeed",
     },
-    "test_readme.py": {"test_local_release_command", "test_test_command"},
+    "test_readme.py": {
+        "test_a_backport_goes_on_a_maintenance_branch_and_names_its_own_notes",
+        "test_a_failed_release_takes_back_its_commit_and_tag",
+        "test_local_release_command",
+        "test_test_command",
+    },
     "test_registry_tag_race.py": {"test_the_registry_answers_500_and_never_404_while_a_tag_is_re_put"},
     "test_secrets.py": {"test_a_full_release_leaks_no_secret_anywhere", "test_error_paths_leak_nothing"},
 }
