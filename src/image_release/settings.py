@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from image_release.core.build_spec import BuildSecret
+from image_release.core.plan_inputs import BuildInputs
 from image_release.core.default_rules import DEFAULT_FLAVOR, DEFAULT_TAG_RULES
 from image_release.errors import ConfigError
 
@@ -115,22 +116,8 @@ _SBOM_FORMATS = ("cyclonedx", "spdx")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class BuildSettings:
-    context: str
-    dockerfile: str
-    args: tuple[tuple[str, str], ...]
-    target: str | None
-    labels: tuple[tuple[str, str], ...]
-    platforms: tuple[str, ...]
-    cache_from: tuple[str, ...]
-    cache_to: tuple[str, ...]
-    secrets: tuple[BuildSecret, ...]
-    buildkit: str
-    builder: str | None
-    network: str | None
-    pull: bool
-    dev_tag: str
+# release.build: one definition, the one the planner reads (core.plan_inputs).
+BuildSettings = BuildInputs
 
 
 @dataclass(frozen=True)
@@ -573,9 +560,8 @@ def _asset(v: str) -> str:
 
 def plan_settings(settings: Settings) -> "PlanSettings":
     """The part of ``settings`` the planner reads, as a :class:`image_release.core.plan_inputs.PlanSettings`."""
-    from image_release.core.plan_inputs import BuildInputs, PlanSettings
+    from image_release.core.plan_inputs import PlanSettings
 
-    b = settings.build
     return PlanSettings(
         tags=settings.tags,
         flavor=settings.flavor,
@@ -584,9 +570,5 @@ def plan_settings(settings: Settings) -> "PlanSettings":
         publish=settings.publish,
         project=settings.project,
         semantics=settings.semantics,
-        build=BuildInputs(
-            context=b.context, dockerfile=b.dockerfile, args=b.args, target=b.target, labels=b.labels,
-            platforms=b.platforms, cache_from=b.cache_from, cache_to=b.cache_to, secrets=b.secrets,
-            buildkit=b.buildkit, builder=b.builder, network=b.network, pull=b.pull, dev_tag=b.dev_tag,
-        ),
+        build=settings.build,  # the same type: release.build is defined once
     )
