@@ -324,3 +324,34 @@ def test_secrets_from_the_environment_are_never_printed_for_masking(world, tmp_p
     for value in SECRETS + ("extra-PLANTED-token-0123456789",):
         assert value not in out.stdout, "a secret from the environment is on stdout"
     assert masked(out.stdout) == []
+
+
+BUILD_ARG_TOKEN = "ghp_PLANTEDbuildARGtoken0123456789abcdefXYZ"  # a token's shape, in no secret variable
+BUILD_ARG_KNOWN = "PLANTED-known-secret-value-0123"  # the value of a secret variable
+
+
+def test_invoke_debug_log_and_build_args_that_look_secret(tmp_path, services, registry_repo):
+    """`invoke -d` prints Invoke's own log (the INVOKE_* values and every config level) before any run exists:
+    it is redacted. A build arg that looks like a secret is warned about before the build, pointing to
+    build.secrets, and its value is shown nowhere."""
+    proj = write_project(tmp_path / "app", registry_repo, (
+        "  build:\n    network: host\n    args:\n      NPM_AUTH: placeholder\n      GREETING: hello\n"
+        "      ACCESS_KEY: AKIAIOSFODNN7EXAMPLE\n"))
+    env = clean_env(INVOKE_RELEASE_BUILD_ARGS_NPM_AUTH=BUILD_ARG_TOKEN,
+                    INVOKE_RELEASE_BUILD_ARGS_GREETING=BUILD_ARG_KNOWN, DEPLOY_TOKEN=BUILD_ARG_KNOWN)
+    out = proj.invoke("-d", "build", env=env, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    assert "invoke.env.load" in out.stderr, "Invoke's debug log is on"
+    for value in (BUILD_ARG_TOKEN, BUILD_ARG_KNOWN, "AKIAIOSFODNN7EXAMPLE"):
+        for form in encoded_forms(value):
+            assert form not in text, f"{value} in the output of invoke -d build"
+    for name, kind in (("NPM_AUTH", "a GitHub token"), ("GREETING", "the value of a secret variable"),
+                       ("ACCESS_KEY", "an AWS access key id")):
+        warning = f"warning: build arg {name} looks like a secret ({kind})"
+        assert warning in out.stderr, out.stderr
+        assert "release.build.secrets" in out.stderr.split(warning, 1)[1].splitlines()[0]
+    # before the build: the warnings come ahead of the engine's first line (BuildKit "#1 ...", classic "Step 1/")
+    lines = out.stderr.splitlines()
+    first_build_line = next(i for i, ln in enumerate(lines) if ln.startswith(("#1 ", "Step 1/")))
+    assert all(i < first_build_line for i, ln in enumerate(lines) if ln.startswith("warning: build arg"))

@@ -1,4 +1,4 @@
-"""What Invoke does before any task runs, made safe: reading the configuration files.
+"""What Invoke does before any task runs, made safe: reading the configuration files, and its debug log.
 
 Invoke reads the project's ``invoke.yaml`` right after it imports the tasks module, and a ``-f`` file
 later, with its own ``Config`` class (a tasks module cannot choose it, and Invoke offers no hook between
@@ -19,11 +19,17 @@ reading a file and using it). It then merges what it read by deep copies and cra
 
 What these raise is a :class:`ConfigError`, which ``tasks/_boundary.excepthook`` prints as one error line
 (exit 2). Files that pass are loaded as Invoke loads them (YAML 1.1 safe loading, ``json``, a Python file).
+
+:func:`install` also puts a filter on the ``invoke`` logger: ``invoke -d`` prints the values of
+``INVOKE_*`` variables and of every config file before any run (and so before any redactor) exists; the
+filter redacts the values the environment says are secret, the ``INVOKE_RELEASE_*`` values that look like
+secrets (a token as a build arg), and anything shaped like a known token.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from typing import Any, Callable
@@ -36,7 +42,7 @@ _INSTALLED = "_image_release_checked_loaders"
 
 
 def install() -> None:
-    """Wrap Invoke's config file loaders (once per process)."""
+    """Wrap Invoke's config file loaders and filter its debug log (once per process)."""
     from invoke.config import Config
 
     if getattr(Config, _INSTALLED, False):
@@ -46,6 +52,7 @@ def install() -> None:
     Config._load_py = _checked_py(Config._load_py)
     Config.load_runtime = _runtime_must_exist(Config.load_runtime)
     setattr(Config, _INSTALLED, True)
+    logging.getLogger("invoke").addFilter(_DebugRedaction())
 
 
 # -- config files -----------------------------------------------------------------------------------
@@ -242,3 +249,35 @@ def _check_expansion(yaml, root, shown: str) -> None:
         return total
 
     size(root)
+
+
+# -- Invoke's debug log -----------------------------------------------------------------------------
+
+
+class _DebugRedaction(logging.Filter):
+    """Redacts secrets in the ``invoke`` logger's records (``invoke -d``, ``INVOKE_DEBUG``)."""
+
+    def __init__(self):
+        super().__init__()
+        self._redact: Callable[[str], str] | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._redact is None:
+            self._redact = _debug_redactor(os.environ)
+        message = record.getMessage()
+        clean = self._redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+def _debug_redactor(env) -> Callable[[str], str]:
+    from image_release.pipeline.redact import MASK, Redactor
+    from image_release.secret_shapes import describe, shapes_pattern
+
+    redactor = Redactor.from_env(env)
+    for name, value in env.items():
+        if name.startswith("INVOKE_") and value and describe(value):
+            redactor.add(value)
+    shapes = shapes_pattern()
+    return lambda text: shapes.sub(MASK, redactor(text))
