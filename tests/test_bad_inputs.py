@@ -316,6 +316,28 @@ def _fill(text: str, values: dict) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, tmp_path: Path, services, gh, request):
+    check_refused(case, tmp_path, services, gh, request, lambda proj, env: proj.invoke(*case.args, env=env, check=False))
+
+
+# The configuration cases again through the `image-release` console command (its own Program, which reads
+# invoke.yaml itself): the same one-line errors.
+CLI_CASES = [c for c in CASES if c.id.startswith(("config-file-", "yaml-", "json-", "env-timeout", "env-list",
+                                                  "number-timeout-nan", "labels-60000", "env-name-github"))]
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c.id for c in CLI_CASES])
+def test_bad_configuration_through_image_release(case: Case, tmp_path: Path, services, gh, request):
+    command = str(Path(sys.executable).parent / "image-release")
+
+    def run(proj, env):
+        return subprocess.run([command, *case.args], cwd=proj.path, env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    check_refused(case, tmp_path, services, gh, request, run)
+
+
+def check_refused(case: Case, tmp_path: Path, services, gh, request, run) -> None:
+    """Set up ``case``'s project, run it (``run(proj, env)``) and check it is refused cleanly, nothing done."""
     values = {"closed": str(closed_port()), "gh": gh.url, "gh_host": gh.url.split("//", 1)[1]}
     if "{basic}" in (case.image or "") + "".join(case.want):
         values["basic"] = request.getfixturevalue("basic_registry").host
@@ -334,7 +356,7 @@ def test_bad_input(case: Case, tmp_path: Path, services, gh, request):
     env = clean_env(**{k: _fill(v, values) for k, v in case.env.items()})
     releases_before = len(gh.releases)
 
-    out = proj.invoke(*case.args, env=env, check=False)
+    out = run(proj, env)
 
     err = out.stderr
     assert out.returncode != 0, f"exit 0\n{out.stdout}\n{err}"
