@@ -1,7 +1,9 @@
 """A corpus of bad inputs, each run through the real `invoke` command line in a temp git project.
 
 Every case must end with a non-zero exit, an `error:` line naming the problem, a `hint:` with the fix,
-no traceback, and nothing built (docker image inspect), pushed (skopeo), or created on a forge.
+no traceback, none of the values it lists as `absent` anywhere in the output, and nothing built (docker
+image inspect), pushed (skopeo), or created on a forge. The configuration cases run through `image-release`
+too.
 """
 
 from __future__ import annotations

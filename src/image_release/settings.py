@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from image_release.core.build_spec import BuildSecret
 from image_release.core.default_rules import DEFAULT_FLAVOR, DEFAULT_TAG_RULES
-from image_release.settings_checks import check_sizes, finite, variable_name as _env_var_name
 from image_release.errors import ConfigError
+from image_release.settings_checks import check_sizes, finite, variable_name as _env_var_name
 
 if TYPE_CHECKING:  # pragma: no cover - imported when plan_settings is called
     from image_release.core.plan_inputs import PlanSettings
