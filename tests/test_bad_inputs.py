@@ -1,12 +1,17 @@
 """A corpus of bad inputs, each run through the real `invoke` command line in a temp git project.
 
 Every case must end with a non-zero exit, an `error:` line naming the problem, a `hint:` with the fix,
-no traceback, and nothing built (docker image inspect), pushed (skopeo), or created on a forge.
+no traceback, none of the values it lists as `absent` anywhere in the output, and nothing built (docker
+image inspect), pushed (skopeo), or created on a forge. The configuration cases run through `image-release`
+too.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +44,7 @@ class Case:
     prepare: Callable[[Ctx], None] | None = None
     code: int | None = None  # exact exit code when it matters
     image: str | None = None  # a bad image name replacing the project's
+    absent: tuple[str, ...] = ()  # values that must appear nowhere in the output (a token pasted into a setting)
 
 
 @dataclass
@@ -71,6 +77,46 @@ def outside_git(c: Ctx) -> None:
     import shutil
 
     shutil.rmtree(c.proj.path / ".git")
+
+
+def write(name: str, text: str | bytes) -> Callable[[Ctx], None]:
+    """Write the project file ``name`` (after the settings commit: the error comes before any git check)."""
+    def prepare(c: Ctx) -> None:
+        path = c.proj.path / name
+        path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
+    return prepare
+
+
+def fifo(name: str) -> Callable[[Ctx], None]:
+    return lambda c: os.mkfifo(c.proj.path / name)
+
+
+def labels(n: int, value: str = "v", indent: str = "      ") -> str:
+    return "".join(f"{indent}org.example.label{i}: {value}\n" for i in range(n))
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """Billion laughs: each level is nine aliases of the one before (9**9 values once expanded)."""
+    lines = ["      a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"]
+    lines += [f"      a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, levels)]
+    return "  build:\n    network: host\n    labels:\n" + "".join(lines)
+
+
+def big_config(c: Ctx) -> None:
+    """A 6 MB invoke.yaml with 60,000 labels."""
+    path = c.proj.path / "invoke.yaml"
+    path.write_text(path.read_text() + "  build:\n    network: host\n    labels:\n" + labels(60_000, "v" * 80))
+
+
+def many_labels_json(c: Ctx) -> None:
+    labels_ = {f"l{i}": "v" for i in range(60_000)}
+    (c.proj.path / "labels.json").write_text(json.dumps({"release": {"build": {"labels": labels_}}}))
+
+
+PASTED_GITHUB = "ghp_PASTEDintoSETTING0123456789abcdefXYZ0"
+PASTED_GITLAB = "glpat-PASTEDintoSETTING-01234567"
+PASTED_RANDOM = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+PASTED_NPM = "npm_PASTEDintoSETTING0123456789abcdefgh"
 
 
 def github(extra: str = "") -> str:
@@ -136,7 +182,7 @@ CASES = [
     Case("unknown-setting", ("release.imagez",), yaml="  imagez: []\n", code=2),
     Case("choice-forge", ("release.forge.type",), yaml="  forge:\n    type: bitbucket\n", code=2),
     Case("env-name-token", ("release.forge.github.token_env",),
-         yaml="  forge:\n    github:\n      token_env: 'ghp_not a name'\n", code=2),
+         yaml="  forge:\n    github:\n      token_env: 'ghp_not a name'\n", code=2, absent=("ghp_not a name",)),
     Case("registry-user-without-password", ("username_env",), yaml="  registry:\n    username_env: REG_USER\n",
          code=2),
     Case("secret-reference", ("release.build.secrets",), yaml="  build:\n    secrets: ['id=x']\n", code=2),
@@ -151,6 +197,73 @@ CASES = [
     Case("release-not-mapping", ("`release` config must be a mapping",), yaml=None, code=2),
     Case("output-dir-empty", ("release.output_dir",), yaml="  output_dir: ''\n", code=2),
     Case("env-override-tag", ("v1.2", "semver"), args=("push",), env={"INVOKE_RELEASE_TAG": "v1.2"}, code=2),
+    # -- issue 14/18: configuration files Invoke reads, INVOKE_RELEASE_* values it casts ---------------------
+    Case("config-file-missing", ("missing.yaml", "does not exist", "-f"),
+         args=("-f", "missing.yaml", "release", "--tag", "v1.2.3"), code=2),
+    Case("config-file-fifo", ("fifo.yaml", "not a regular file"), prepare=fifo("fifo.yaml"),
+         args=("-f", "fifo.yaml", "release", "--tag", "v1.2.3"), code=2),
+    Case("config-file-unknown-type", ("settings.toml", ".yaml"), prepare=write("settings.toml", "x = 1\n"),
+         args=("-f", "settings.toml", "release", "--tag", "v1.2.3"), code=2),
+    Case("config-file-not-utf8", ("invoke.yaml", "utf-8"),
+         prepare=write("invoke.yaml", b"release:\n  images: [\xff\xfe]\n"), code=2),
+    Case("config-file-top-level-list", ("invoke.yaml", "mapping"), prepare=write("invoke.yaml", "- a\n- b\n"),
+         code=2),
+    Case("yaml-syntax", ("invoke.yaml:10:4", "expected ','"), yaml="  images: [a\n  x: : :\n", code=2),
+    Case("yaml-unclosed-quote", ("invoke.yaml:", "quoted scalar"), yaml="  output_dir: \"dist\n", code=2),
+    Case("yaml-tab", ("invoke.yaml:9:1", "tab"), yaml="\tdry_run: true\n", code=2),
+    Case("yaml-tab-nested", ("invoke.yaml:10:3", "tab"), yaml="  retry:\n  \tattempts: 2\n", code=2),
+    Case("yaml-syntax-runtime-file", ("extra.yaml:3:1", "expected"), prepare=write("extra.yaml", "release:\n  a: [\n"),
+         args=("-f", "extra.yaml", "release", "--tag", "v1.2.3"), code=2),
+    Case("yaml-alias-bomb", ("invoke.yaml", "aliases", "100000"), yaml=alias_bomb(), code=2),
+    Case("yaml-alias-self", ("invoke.yaml", "alias"), yaml="  tags: &t [*t]\n", code=2),
+    Case("json-syntax-runtime-file", ("extra.json:1:", "expecting"), prepare=write("extra.json", "{release: 1}"),
+         args=("-f", "extra.json", "release", "--tag", "v1.2.3"), code=2),
+    Case("env-timeout-word", ("INVOKE_RELEASE_REGISTRY_TIMEOUT", "'abc'", "whole number"),
+         env={"INVOKE_RELEASE_REGISTRY_TIMEOUT": "abc"}, code=2),
+    Case("env-attempts-1e999", ("INVOKE_RELEASE_RETRY_ATTEMPTS", "'1e999'", "whole number"),
+         env={"INVOKE_RELEASE_RETRY_ATTEMPTS": "1e999"}, code=2),
+    Case("env-delay-1e999", ("release.retry.base_delay", "finite"), env={"INVOKE_RELEASE_RETRY_BASE_DELAY": "1e999"},
+         code=2),
+    Case("env-delay-nan", ("release.retry.max_delay", "finite"), env={"INVOKE_RELEASE_RETRY_MAX_DELAY": "nan"},
+         code=2),
+    Case("env-list", ("INVOKE_RELEASE_IMAGES", "release.images", "list"), env={"INVOKE_RELEASE_IMAGES": "x/y"},
+         code=2),
+    Case("env-token-as-number", ("INVOKE_RELEASE_RETRY_ATTEMPTS", "whole number"),
+         env={"INVOKE_RELEASE_RETRY_ATTEMPTS": PASTED_GITHUB}, code=2, absent=(PASTED_GITHUB,)),
+    # -- non-finite numbers ---------------------------------------------------------------------------------
+    Case("number-timeout-nan", ("release.registry.timeout", "finite"), yaml="  registry:\n    timeout: .nan\n",
+         code=2),
+    Case("number-timeout-inf", ("release.registry.timeout", "finite"), yaml="  registry:\n    timeout: .inf\n",
+         code=2),
+    Case("number-timeout-huge", ("release.registry.timeout", "finite"),
+         yaml="  registry:\n    timeout: 1" + "0" * 400 + "\n", code=2),
+    Case("number-delay-inf", ("release.retry.max_delay", "finite"), yaml="  retry:\n    max_delay: .inf\n", code=2),
+    Case("number-delay-nan", ("release.retry.base_delay", "finite"), yaml="  retry:\n    base_delay: .NaN\n",
+         code=2),
+    # -- sizes: labels and build args ------------------------------------------------------------------------
+    Case("config-file-6mb", ("invoke.yaml", "bytes", "1048576"), prepare=big_config, code=2),
+    Case("labels-60000", ("release.build.labels", "60000", "1000"), prepare=many_labels_json,
+         args=("-f", "labels.json", "release", "--tag", "v1.2.3"), code=2),
+    Case("labels-1001", ("release.build.labels", "1001", "1000"),
+         yaml="  build:\n    network: host\n    labels:\n" + labels(1001), code=2),
+    Case("label-value-long", ("release.build.labels", "org.example.label0", "16384"),
+         yaml="  build:\n    network: host\n    labels:\n" + labels(1, "x" * 20_000), code=2),
+    Case("build-arg-name-long", ("release.build.args", "256"),
+         yaml="  build:\n    network: host\n    args:\n      " + "A" * 300 + ": x\n", code=2),
+    Case("build-args-total", ("release.build.labels and args", "262144"),
+         yaml="  build:\n    network: host\n    args:\n"
+              + "".join(f"      ARG{i}: {'x' * 10_000}\n" for i in range(30)), code=2),
+    # -- a secret where a variable name belongs: never echoed ------------------------------------------------
+    Case("env-name-github-token", ("release.forge.github.token_env", "github token", "not shown"),
+         yaml="  forge:\n    github:\n      token_env: " + PASTED_GITHUB + "\n", code=2, absent=(PASTED_GITHUB,)),
+    Case("env-name-gitlab-token", ("release.forge.gitlab.token_env", "gitlab token"),
+         yaml="  forge:\n    gitlab:\n      token_env: " + PASTED_GITLAB + "\n", code=2, absent=(PASTED_GITLAB,)),
+    Case("env-name-random-password", ("release.registry.password_env", "token"),
+         yaml=f"  registry:\n    username_env: REG_USER\n    password_env: '{PASTED_RANDOM}'\n", code=2,
+         absent=(PASTED_RANDOM, PASTED_RANDOM[:12])),
+    Case("env-name-build-secret", ("release.build.secrets",),
+         yaml=f"  build:\n    network: host\n    secrets: ['id=npm,env={PASTED_NPM}']\n", code=2,
+         absent=(PASTED_NPM,)),
     # -- a missing Dockerfile or context --------------------------------------------------------------------
     Case("no-dockerfile", ("no dockerfile",), prepare=rm_dockerfile),
     Case("no-context", ("build context",), yaml="  build:\n    network: host\n    context: nope\n"),
@@ -205,6 +318,28 @@ def _fill(text: str, values: dict) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, tmp_path: Path, services, gh, request):
+    check_refused(case, tmp_path, services, gh, request, lambda proj, env: proj.invoke(*case.args, env=env, check=False))
+
+
+# The configuration cases again through the `image-release` console command (its own Program, which reads
+# invoke.yaml itself): the same one-line errors.
+CLI_CASES = [c for c in CASES if c.id.startswith(("config-file-", "yaml-", "json-", "env-timeout", "env-list",
+                                                  "number-timeout-nan", "labels-60000", "env-name-github"))]
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c.id for c in CLI_CASES])
+def test_bad_configuration_through_image_release(case: Case, tmp_path: Path, services, gh, request):
+    command = str(Path(sys.executable).parent / "image-release")
+
+    def run(proj, env):
+        return subprocess.run([command, *case.args], cwd=proj.path, env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    check_refused(case, tmp_path, services, gh, request, run)
+
+
+def check_refused(case: Case, tmp_path: Path, services, gh, request, run) -> None:
+    """Set up ``case``'s project, run it (``run(proj, env)``) and check it is refused cleanly, nothing done."""
     values = {"closed": str(closed_port()), "gh": gh.url, "gh_host": gh.url.split("//", 1)[1]}
     if "{basic}" in (case.image or "") + "".join(case.want):
         values["basic"] = request.getfixturevalue("basic_registry").host
@@ -223,7 +358,7 @@ def test_bad_input(case: Case, tmp_path: Path, services, gh, request):
     env = clean_env(**{k: _fill(v, values) for k, v in case.env.items()})
     releases_before = len(gh.releases)
 
-    out = proj.invoke(*case.args, env=env, check=False)
+    out = run(proj, env)
 
     err = out.stderr
     assert out.returncode != 0, f"exit 0\n{out.stdout}\n{err}"
@@ -234,6 +369,8 @@ def test_bad_input(case: Case, tmp_path: Path, services, gh, request):
     error_text = err[err.index("error:"):].lower()
     for phrase in case.want:
         assert _fill(phrase, values).lower() in error_text, f"{phrase!r} not in:\n{err}"
+    for value in case.absent:
+        assert value not in out.stdout + err, f"{value!r} is in the output:\n{out.stdout}\n{err}"
     # nothing built, pushed or created
     for ref in (f"{good_image}:1.2.3", f"{image.strip(chr(39))}:1.2.3"):
         inspect = subprocess.run(["/usr/bin/docker", "image", "inspect", ref], capture_output=True,
@@ -241,3 +378,32 @@ def test_bad_input(case: Case, tmp_path: Path, services, gh, request):
         assert inspect.returncode != 0, f"{ref} was built"
     assert skopeo_tags(good_image) == []
     assert len(gh.releases) == releases_before
+
+
+def _big_payload(path: Path) -> Path:
+    with open(path, "wb") as f:
+        f.truncate(9 * 1024 * 1024)  # over the 8 MiB bound (sparse: nothing is written)
+    return path
+
+
+PAYLOADS = {
+    "dev-zero": lambda tmp: Path("/dev/zero"),
+    "fifo": lambda tmp: (os.mkfifo(tmp / "event.fifo"), tmp / "event.fifo")[1],
+    "directory": lambda tmp: tmp,
+    "9-mib": lambda tmp: _big_payload(tmp / "event.json"),
+}
+
+
+@pytest.mark.parametrize("kind", list(PAYLOADS))
+def test_an_event_payload_that_is_no_bounded_regular_file_is_a_warning_not_a_hang(kind, tmp_path, services):
+    """GITHUB_EVENT_PATH pointing at /dev/zero or a FIFO hung the plan (an endless read, a blocking open):
+    it is read bounded; anything but a regular file of at most 8 MiB is ignored with a warning."""
+    proj = write_project(tmp_path / "app", f"{services.registry}/t/{uuid.uuid4().hex[:12]}")
+    payload = PAYLOADS[kind](tmp_path)
+    env = clean_env(GITHUB_ACTIONS="true", GITHUB_EVENT_NAME="push", GITHUB_REF="refs/tags/v1.2.3",
+                    GITHUB_SHA=proj.head(), GITHUB_REPOSITORY="acme/app", GITHUB_EVENT_PATH=str(payload))
+    out = subprocess.run([sys.executable, "-m", "invoke", "version", "--json"], cwd=proj.path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"warning: GITHUB_EVENT_PATH {payload}" in out.stderr and "ignored" in out.stderr, out.stderr
+    assert json.loads(out.stdout[out.stdout.index("{"):])["version"] == "1.2.3"

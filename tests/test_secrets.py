@@ -8,8 +8,11 @@ The signing key (cosign's encrypted PEM) and its password are planted too, with 
 on: they are looked for raw, URL-encoded and base64-encoded (and the key's PEM body line by line) in the same
 places, and in what the release attached to the image (the ``.sig`` and ``.att`` objects and their blobs).
 
-The only place a value may appear is GitHub's own masking command (``::add-mask::VALUE``), which is how a
-runner learns what to hide.
+Every value is looked for in every form a server or a proxy echoes it in: raw, URL-encoded and base64 (of
+the value, and of ``user:value`` as Basic auth carries it). The only place a raw value may appear is GitHub's
+own masking command (``::add-mask::VALUE``), and only for a value the runner cannot know (one that does not
+come from the environment, such as a password from the Docker config): the runner already masks the secrets
+it handed in, and the command would put them on this process's stdout.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import subprocess
 import urllib.parse
 import uuid
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -49,15 +53,45 @@ SECRETS = (GH_TOKEN, BUILD_SECRET, CI_SECRET, PASSWORD, base64.b64encode(f"{USER
            *[line for line in SIGNING_KEY.splitlines() if not line.startswith("-----") and len(line) >= 16])
 
 
+def encoded_forms(value: str, users: tuple[str, ...] = ()) -> list[str]:
+    """``value`` raw, URL-encoded (both quotes) and base64 (standard and URL-safe, with and without padding), and
+    the base64 of ``user:value`` for each user."""
+    forms = [value, quote(value, safe=""), quote(value), quote_plus(value)]
+    for data in [value.encode()] + [f"{u}:{value}".encode() for u in users]:
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(data).decode()
+            forms += [text, text.rstrip("=")]
+    return list(dict.fromkeys(forms))
+
+
+FORMS = tuple(dict.fromkeys(f for v in SECRETS for f in encoded_forms(v, (USER, "x-access-token"))))
+
+
 def assert_clean(text: str | bytes, where: str) -> None:
     if isinstance(text, bytes):
-        for value in SECRETS:
+        for value in FORMS:
             assert value.encode() not in text, f"a planted secret is in {where}"
         return
     lines = [ln for ln in text.splitlines() if not ln.startswith("::add-mask::")]
     body = "\n".join(lines)
-    for value in SECRETS:
+    for value in FORMS:
         assert value not in body, f"a planted secret is in {where}:\n{body[-3000:]}"
+
+
+def masked(stdout: str) -> list[str]:
+    """The values registered with the runner's masking."""
+    return [ln[len("::add-mask::"):] for ln in stdout.splitlines() if ln.startswith("::add-mask::")]
+
+
+def docker_login(env: dict, tmp_path: Path, host: str) -> dict:
+    """``env`` with the registry credentials in a Docker config (as `docker login` leaves them) instead of
+    variables: a password the runner cannot know."""
+    config = tmp_path / "docker-config"
+    config.mkdir(exist_ok=True)
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (config / "config.json").write_text(json.dumps({"auths": {host: {"auth": auth}}}))
+    env = {k: v for k, v in env.items() if k not in ("REG_USER", "REG_PASSWORD")}
+    return {**env, "DOCKER_CONFIG": str(config)}
 
 
 def _wrappers(bindir: Path, log: Path) -> None:
@@ -121,16 +155,23 @@ def _env(proj: Project, tmp_path: Path, bindir: Path, **extra) -> dict:
 def test_a_full_release_leaks_no_secret_anywhere(world, tmp_path):
     proj, gh, reg, bindir, argv_log = world
     proj.tag("v1.2.3")
-    env = _env(proj, tmp_path, bindir)
+    # the registry password comes from the Docker config: the one value here the runner cannot know
+    env = docker_login(_env(proj, tmp_path, bindir), tmp_path, reg.host)
     out = proj.invoke("release", env=env, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert_clean(out.stdout, "stdout")
     assert_clean(out.stderr, "stderr")
     assert "::add-mask::" in out.stdout, "the values are registered with the runner's masking"
+    assert PASSWORD in masked(out.stdout), "a password from the Docker config is masked"
+    for value in (GH_TOKEN, BUILD_SECRET, CI_SECRET):  # the runner masks what it put in the environment itself
+        assert not any(value in m for m in masked(out.stdout)), "a secret from the environment in ::add-mask::"
     for name in ("gh_output", "gh_summary"):
         text = (tmp_path / name).read_text()
         assert text.strip()
         assert_clean(text, name)
+    # every file of the project after the run (dist/ and whatever else the run wrote)
+    for path in (p for p in proj.path.rglob("*") if p.is_file() and ".git" not in p.relative_to(proj.path).parts):
+        assert_clean(path.read_bytes(), f"the file {path.relative_to(proj.path)}")
     # the subprocesses' argv: build secret by name only, credentials never
     argv = argv_log.read_text()
     assert "docker" in argv and "id=npm,env=NPM_TOKEN" in argv
@@ -237,3 +278,123 @@ def test_the_notes_file_leaks_nothing(tmp_path, services, registry_repo):
     notes = proj.path / "dist" / "release-notes-1.0.0.md"
     assert_clean(notes.read_text(), "the notes file")
     assert_clean(out.stdout + out.stderr, "the output")
+
+
+# -- issue 14: encoded echoes, ::add-mask::, Invoke's debug log, secret-looking build args ----------------
+
+def test_a_forge_echoing_the_token_encoded_leaks_no_form_of_it(world, tmp_path):
+    """A forge (or a proxy before it) that echoes the token back URL-encoded and inside Basic headers."""
+    proj, gh, _reg, bindir, _argv_log = world
+    echo = (f"bad credentials: token={quote(GH_TOKEN, safe='')} q={quote_plus(GH_TOKEN)} "
+            f"basic={base64.b64encode(f'x-access-token:{GH_TOKEN}'.encode()).decode()} "
+            f"other={base64.urlsafe_b64encode(f'robot-7:{GH_TOKEN}'.encode()).decode().rstrip('=')} "
+            f"raw64={base64.b64encode(GH_TOKEN.encode()).decode()}")
+    gh.fail("GET", r"^/repos/acme/app$", 401, times=100, body={"message": echo})
+    env = _env(proj, tmp_path, bindir)
+    out = proj.invoke("release", "--tag", "v1.2.3", env=env, check=False)
+    assert out.returncode == 1 and "bad credentials" in out.stderr, out.stdout + out.stderr
+    assert "***" in out.stderr
+    assert_clean(out.stdout + out.stderr, "a forge error echoing the token")
+    for form in encoded_forms(GH_TOKEN, ("robot-7",)):
+        assert form not in out.stderr
+
+
+class EchoRegistry:
+    """A registry that asks for Basic auth and then denies, echoing the Authorization header it got and the
+    password URL-encoded in its error message (as a misconfigured proxy in front of a registry can)."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                auth = self.headers.get("Authorization")
+                if not auth:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="echo"')
+                    body = b'{"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}'
+                else:
+                    self.send_response(403)
+                    body = json.dumps({"errors": [{"code": "DENIED", "message": (
+                        f"denied: you sent {auth}; password={quote(PASSWORD, safe='')}&p={quote_plus(PASSWORD)}; "
+                        f"b64url={base64.urlsafe_b64encode(PASSWORD.encode()).decode().rstrip('=')}")}]}).encode()
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_HEAD = do_GET
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_registry_echoing_the_credentials_encoded_leaks_no_form_of_them(tmp_path, services):
+    reg = EchoRegistry()
+    try:
+        proj = write_project(tmp_path / "app", f"{reg.host}/t/app", (
+            "  registry:\n    username_env: REG_USER\n    password_env: REG_PASSWORD\n"
+            "  retry:\n    attempts: 1\n"))
+        env = clean_env(REG_USER=USER, REG_PASSWORD=PASSWORD)
+        out = proj.invoke("release", "--tag", "v1.2.3", env=env, check=False)
+    finally:
+        reg.stop()
+    text = out.stdout + out.stderr
+    assert out.returncode == 1 and "error:" in out.stderr, text
+    assert "you sent Basic ***" in text and "password=***" in text, text
+    assert_clean(out.stdout + out.stderr, "a registry error echoing the credentials")
+    for form in encoded_forms(PASSWORD, (USER,)):
+        assert form not in out.stdout + out.stderr
+
+
+def test_secrets_from_the_environment_are_never_printed_for_masking(world, tmp_path):
+    """On GitHub Actions the runner masks the secrets it put in the environment: printing `::add-mask::` for
+    them would only put the raw value on stdout (where tee, log files and artifacts keep it)."""
+    proj, _gh, _reg, bindir, _argv_log = world
+    env = _env(proj, tmp_path, bindir, EXTRA_API_TOKEN="extra-PLANTED-token-0123456789")
+    out = proj.invoke("release", "--tag", "v1.2.3", "--dry-run", env=env, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for value in SECRETS + ("extra-PLANTED-token-0123456789",):
+        assert value not in out.stdout, "a secret from the environment is on stdout"
+    assert masked(out.stdout) == []
+
+
+BUILD_ARG_TOKEN = "ghp_PLANTEDbuildARGtoken0123456789abcdefXYZ"  # a token's shape, in no secret variable
+BUILD_ARG_KNOWN = "PLANTED-known-secret-value-0123"  # the value of a secret variable
+
+
+def test_invoke_debug_log_and_build_args_that_look_secret(tmp_path, services, registry_repo):
+    """`invoke -d` prints Invoke's own log (the INVOKE_* values and every config level) before any run exists:
+    it is redacted. A build arg that looks like a secret is warned about before the build, pointing to
+    build.secrets, and its value is shown nowhere."""
+    proj = write_project(tmp_path / "app", registry_repo, (
+        "  build:\n    network: host\n    args:\n      NPM_AUTH: placeholder\n      GREETING: hello\n"
+        "      ACCESS_KEY: AKIAIOSFODNN7EXAMPLE\n"))
+    env = clean_env(INVOKE_RELEASE_BUILD_ARGS_NPM_AUTH=BUILD_ARG_TOKEN,
+                    INVOKE_RELEASE_BUILD_ARGS_GREETING=BUILD_ARG_KNOWN, DEPLOY_TOKEN=BUILD_ARG_KNOWN)
+    out = proj.invoke("-d", "build", env=env, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    assert "invoke.env.load" in out.stderr, "Invoke's debug log is on"
+    for value in (BUILD_ARG_TOKEN, BUILD_ARG_KNOWN, "AKIAIOSFODNN7EXAMPLE"):
+        for form in encoded_forms(value):
+            assert form not in text, f"{value} in the output of invoke -d build"
+    for name, kind in (("NPM_AUTH", "a GitHub token"), ("GREETING", "the value of a secret variable"),
+                       ("ACCESS_KEY", "an AWS access key id")):
+        warning = f"warning: build arg {name} looks like a secret ({kind})"
+        assert warning in out.stderr, out.stderr
+        assert "release.build.secrets" in out.stderr.split(warning, 1)[1].splitlines()[0]
+    # before the build: the warnings come ahead of the engine's first line (BuildKit "#1 ...", classic "Step 1/")
+    lines = out.stderr.splitlines()
+    first_build_line = next(i for i, ln in enumerate(lines) if ln.startswith(("#1 ", "Step 1/")))
+    assert all(i < first_build_line for i, ln in enumerate(lines) if ln.startswith("warning: build arg"))

@@ -18,6 +18,7 @@ from image_release.core.build_spec import BuildSecret
 from image_release.core.plan_inputs import BuildInputs
 from image_release.core.default_rules import DEFAULT_FLAVOR, DEFAULT_TAG_RULES
 from image_release.errors import ConfigError
+from image_release.settings_checks import check_sizes, finite, variable_name as _env_var_name
 
 if TYPE_CHECKING:  # pragma: no cover - imported when plan_settings is called
     from image_release.core.plan_inputs import PlanSettings
@@ -113,7 +114,6 @@ _FORGES = ("auto", "github", "gitlab", "none")
 _SEMANTICS = ("safe", "metadata-action")
 _SIGN_MODES = ("key", "cosign")
 _SBOM_FORMATS = ("cyclonedx", "spdx")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 # release.build: one definition, the one the planner reads (core.plan_inputs).
@@ -283,6 +283,7 @@ def _tag(p: "_Path", d: Mapping) -> str | None:
 
 
 def _build(p: "_Path", b: Mapping) -> BuildSettings:
+    check_sizes(b)
     return BuildSettings(
         context=p.string(b, "build.context"),
         dockerfile=p.string(b, "build.dockerfile"),
@@ -455,6 +456,8 @@ class _Path:
                 pass
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise self._err(path, "a number", v, f"{path.split('.')[-1]}: 30")
+        if not finite(v):  # .nan passes every comparison, .inf or 1e999 never ends a wait
+            raise self._err(path, "a finite number", v, f"{path.split('.')[-1]}: 30")
         if minimum is not None and v < minimum:
             raise ConfigError(f"release.{path} must be at least {minimum}, not {v}", hint=f"set it to {minimum} or more")
         return float(v)
@@ -509,15 +512,6 @@ class _Path:
     def opt_env_name(self, d, path) -> str | None:
         v = self.opt_string(d, path)
         return _env_var_name(v, path) if v else None
-
-
-def _env_var_name(v: str, path: str) -> str:
-    if not _ENV_NAME.match(v):
-        raise ConfigError(
-            f"release.{path}: {v!r} is not an environment variable name",
-            hint="settings name the variable that holds a value (e.g. MY_TOKEN); never put a secret in a config file",
-        )
-    return v
 
 
 def _regex(v: str, path: str) -> str:

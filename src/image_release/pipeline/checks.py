@@ -56,6 +56,26 @@ def build_inputs(run) -> None:
     spec = resolved_spec(run)
     check_build_paths(spec)
     validate_build_spec(spec, run.env)
+    secret_looking_args(run)
+
+
+def secret_looking_args(run) -> None:
+    """A build arg whose value is a known secret, or is shaped like a token (ghp_..., glpat-..., AKIA...) or a
+    random string over 20 characters, gets a warning before the build: build args stay in the image's
+    history and travel on the build's command line; BuildKit build secrets do neither. The value is never
+    shown, and from now on it is redacted like any other secret."""
+    from image_release.secret_shapes import describe
+
+    known = set(run.redactor.values)
+    for name, value in run.settings.build.args:
+        kind = "the value of a secret variable" if value in known else describe(value)
+        if not kind:
+            continue
+        run.redactor.add(value)
+        run.warn(f"build arg {name} looks like a secret ({kind}); build args are kept in the image's history "
+                 f"(`docker history`) and passed on the build's command line. Pass it as a build secret "
+                 f"instead: release.build.secrets: ['id={name.lower()},env=VARIABLE'] and, in the Dockerfile, "
+                 f"RUN --mount=type=secret,id={name.lower()} ... (it is read from /run/secrets/{name.lower()})")
 
 
 def images_and_tag(run) -> None:

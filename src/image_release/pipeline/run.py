@@ -113,8 +113,10 @@ class Run:
         self._registries: dict[str, Any] = {}
         self._engine = None
         self._warm: threading.Thread | None = None
-        for secret in self.redactor.values:
-            self.reporter.mask(secret)
+        # No ::add-mask:: for what came from the environment: on GitHub Actions the runner already masks the
+        # secrets it put there, and the command would print the raw value on this process's own stdout,
+        # where `tee`, log files and artifacts keep it. Only what the run learns itself is masked (secret).
+        self._env_values = frozenset(v for v in self.env.values() if v)
 
     # -- output -----------------------------------------------------------------------------------
     def say(self, text: str = "") -> None:
@@ -134,11 +136,15 @@ class Run:
     def group(self, title: str):
         return self.reporter.group(title)
 
-    def secret(self, value: str | None) -> None:
-        """A secret learnt while running (a resolved password, a token): never printed from now on."""
+    def secret(self, value: str | None, user: str | None = None) -> None:
+        """A secret learnt while running (a resolved password, a token; ``user``: the name it is sent with in
+        Basic auth): never printed from now on, in any form. It is registered with the CI's masking only
+        when the CI cannot know it (not a value of the environment: a password from the Docker config or a
+        credential helper, a token fetched from a token endpoint)."""
         if value:
-            self.redactor.add(value)
-            self.reporter.mask(value)
+            self.redactor.add(value, user=user)
+            if value not in self._env_values:
+                self.reporter.mask(value)
 
     # -- what the run is about --------------------------------------------------------------------
     @property
@@ -187,7 +193,7 @@ class Run:
             names = (s.registry_username_env, s.registry_password_env) if s.registry_username_env else None
             creds = resolve_credentials(host, self.env, names)
             if creds is not None:
-                self.secret(creds.password)
+                self.secret(creds.password, user=creds.username)
             self._registries[host] = RegistryClient(
                 host, credentials=creds, retry=self.retry_policy(), timeout=s.registry_timeout, log=self.warn,
             )

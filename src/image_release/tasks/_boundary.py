@@ -8,7 +8,8 @@ run's redactor (or, before a run exists, one made from the environment).
 
 ``boundary`` wraps every task; ``guard`` wraps the executor (whose errors come before any task);
 ``excepthook`` catches what Invoke itself raises while it loads the configuration (after importing
-the tasks module, before any executor exists): the same one-line errors instead of a traceback.
+the tasks module, before any executor exists), and what the checks of ``tasks/_loading.py`` raise as
+Invoke reads each config file: the same one-line errors instead of a traceback.
 """
 
 from __future__ import annotations
@@ -70,12 +71,22 @@ def exit_for(e: BaseException, redact=None, config=None) -> Exit:
 
 
 def _invoke_config_error(e: BaseException, config) -> ConfigError | None:
-    """Invoke refuses to merge a setting whose shape differs from its default (a word where a mapping
-    belongs, or the reverse): name the setting as the settings parser does."""
+    """Invoke's own errors about the configuration, as the ConfigError they are: an ``INVOKE_*`` variable
+    it cannot cast (named, with what the setting takes), a config file of an unknown type, or a setting
+    whose shape differs from its default (a word where a mapping belongs, or the reverse: named as the
+    settings parser names it)."""
     from invoke.config import AmbiguousMergeError
+    from invoke.exceptions import AmbiguousEnvVar, UnknownFileType
 
-    if not isinstance(e, AmbiguousMergeError):
-        return None
+    if isinstance(e, UnknownFileType):
+        return ConfigError(f"{e}".replace("Config files", "configuration files"),
+                           hint="give -f a .yaml, .yml, .json or .py file")
+    if isinstance(e, AmbiguousEnvVar):
+        return ConfigError(f"two settings map to one environment variable ({e})",
+                           hint="rename one of the keys: their INVOKE_* variable names collide")
+    cast = _env_cast_error(e)
+    if cast is not None or not isinstance(e, AmbiguousMergeError):
+        return cast
     from image_release.settings import parse_settings
 
     for level in ("_project", "_runtime", "_user", "_system"):
@@ -86,6 +97,32 @@ def _invoke_config_error(e: BaseException, config) -> ConfigError | None:
             return found
     return ConfigError(f"a setting in the Invoke configuration has the wrong shape ({e})",
                        hint="compare invoke.yaml with the settings in docs/configuration.md")
+
+
+def _env_cast_error(e: BaseException) -> ConfigError | None:
+    """An ``INVOKE_*`` value Invoke failed to cast to its setting's type (``abc`` or ``1e999`` for a whole
+    number, any text for a list): found from the failing frame of Invoke's environment loader."""
+    from invoke.env import Environment
+
+    tb = e.__traceback__
+    while tb is not None and not (tb.tb_frame.f_code.co_name == "_path_set"
+                                  and isinstance(tb.tb_frame.f_locals.get("self"), Environment)):
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    where = tb.tb_frame.f_locals
+    keys = [str(k) for k in where.get("key_path") or ()]
+    name = (getattr(where["self"], "_prefix", None) or "") + "_".join(keys).upper()
+    setting, old, value = ".".join(keys), where.get("old"), str(where.get("value", ""))
+    if isinstance(old, (list, tuple, dict)):
+        return ConfigError(f"{name} is set, but {setting} is a list: lists and mappings cannot come from the "
+                           "environment", hint=f"unset {name} and set {setting} in invoke.yaml or a -f file")
+    from image_release.secret_shapes import describe
+
+    shown = repr(value) if len(value) <= 40 and not describe(value) else f"a value of {len(value)} characters"
+    kind = "a whole number" if isinstance(old, int) else "a number" if isinstance(old, float) else "a value of its type"
+    return ConfigError(f"{name} is {shown}, but {setting} takes {kind}",
+                       hint=f"for example {name}={old!r}" if isinstance(old, (int, float)) else f"unset {name}")
 
 
 def excepthook(kind, value, tb) -> None:
@@ -118,7 +155,11 @@ _previous_hook = sys.excepthook
 
 
 def install() -> None:
+    """The excepthook, and the checks on what Invoke reads before any task (tasks/_loading.py)."""
     global _previous_hook
+    from image_release.tasks._loading import install as install_loading
+
+    install_loading()
     if sys.excepthook is not excepthook:
         _previous_hook = sys.excepthook
         sys.excepthook = excepthook

@@ -4,11 +4,13 @@ plan, show it. It writes nothing but the CI outputs ``version`` and ``tags``."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from image_release.core.context import detect_context
 from image_release.core.plan import default_images, known_versions_from_tags, make_plan, release_version, versions_in_registry
 from image_release.errors import RegistryUnreachable, ReleaseError
+
+
+MAX_PAYLOAD_BYTES = 8 * 1024 * 1024  # GitHub's event payloads are a few KiB; a push of many commits, some MiB
 
 
 def read_context(run):
@@ -17,8 +19,36 @@ def read_context(run):
         cli_tag=run.settings.tag,
         git=run.git.facts,
         now=run.now,
-        read_file=lambda p: Path(p).read_text(),
+        read_file=lambda p: read_payload(run, p),
     )
+
+
+def read_payload(run, path: str) -> str:
+    """The event payload at ``path`` (GITHUB_EVENT_PATH), read bounded: a regular file of at most
+    ``MAX_PAYLOAD_BYTES``, checked on the open file (a FIFO would block the open, ``/dev/zero`` never ends).
+    Anything else is a warning and an empty payload (the default branch and pull request stay unknown), as
+    an unreadable or malformed payload already is."""
+    import os
+    import stat
+
+    ignored = "the event payload is ignored (the default branch and pull request are unknown)"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        run.warn(f"GITHUB_EVENT_PATH {path} cannot be read ({e.strerror}); {ignored}")
+        return ""
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            run.warn(f"GITHUB_EVENT_PATH {path} is not a regular file; {ignored}")
+            return ""
+        if info.st_size > MAX_PAYLOAD_BYTES:
+            run.warn(f"GITHUB_EVENT_PATH {path} has {info.st_size} bytes, over {MAX_PAYLOAD_BYTES}; {ignored}")
+            return ""
+        data = os.read(fd, MAX_PAYLOAD_BYTES + 1)
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", errors="replace")
 
 
 def read_and_plan(run):
