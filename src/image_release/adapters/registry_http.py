@@ -100,8 +100,10 @@ class RegistryHttp:
         *,
         sleep: Callable[[float], None] = time.sleep,
         max_connections: int = 16,
+        on_secret: Callable[[str], None] | None = None,
     ):
         self.host = validate_registry_host(host)
+        self.on_secret = on_secret  # told every token fetched, so the run never prints one
         api_host = "registry-1.docker.io" if self.host == "docker.io" else self.host
         self.scheme = "http" if is_plain_http(self.host) else "https"
         self.base = f"{self.scheme}://{api_host}"
@@ -328,6 +330,8 @@ class RegistryHttp:
         if scope is not None:
             with self._lock:
                 self._tokens[scope] = (token, time.monotonic() + max(0.0, min(expires_in, 86400.0) - 10))
+        if self.on_secret is not None and token:
+            self.on_secret(token)
         return token
 
     def _check_realm(self, realm: str) -> str:

@@ -9,8 +9,9 @@ at any offset). ``scrub(text, secrets)`` replaces each such form with ``***``:
   value, and the base64 of the value itself at each of the three alignments it can take inside a longer
   base64 text.
 
-Values shorter than 4 characters are left alone (as the run's redactor does): they would match everywhere.
-Pure: no I/O.
+The forms are the ones the run's redactor knows (``image_release.secret_forms``, one definition); on top of
+them, any run of base64 that decodes to bytes holding a value is scrubbed. Values shorter than 4 characters
+are left alone: they would match everywhere. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -19,38 +20,20 @@ import base64
 import binascii
 import re
 from typing import Iterable
-from urllib.parse import quote, quote_plus
 
-MASK = "***"
-MIN_SECRET = 4
+from image_release.secret_forms import MASK, MIN_LENGTH, form_pattern, secret_forms
+
 _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
-
-
-def secret_forms(secret: str) -> set[str]:
-    """The textual forms of ``secret`` that are searched for literally."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
-    forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), f) for f in list(forms)}
-    forms.add(secret.replace("\\", "\\\\").replace('"', '\\"'))  # inside a JSON string
-    raw = secret.encode()
-    for shift in range(3):  # the value's base64 inside a longer base64 text, at each alignment
-        encoded = base64.b64encode(b"\0" * shift + raw).decode()
-        # output character i carries bits [6i, 6i+6): keep those made of the value's bits alone
-        core = encoded[(8 * shift + 5) // 6:(8 * (shift + len(raw))) // 6]
-        if len(core) >= MIN_SECRET + 2:
-            forms.add(core)
-            forms.add(core.replace("+", "-").replace("/", "_"))
-    return {f for f in forms if len(f) >= MIN_SECRET}
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
     """``text`` with every form of every secret replaced by ``***``."""
-    values = sorted({s for s in secrets if s and len(s) >= MIN_SECRET}, key=len, reverse=True)
+    values = sorted({s for s in secrets if s and len(s) >= MIN_LENGTH}, key=len, reverse=True)
     if not values or not text:
         return text
     text = _scrub_base64_runs(text, [v.encode() for v in values])
-    for form in sorted({f for v in values for f in secret_forms(v)}, key=len, reverse=True):
-        text = text.replace(form, MASK)
-    return text
+    forms = sorted({f for v in values for f in secret_forms(v)}, key=len, reverse=True)
+    return re.sub("|".join(form_pattern(f) for f in forms), MASK, text)
 
 
 def _scrub_base64_runs(text: str, raws: list[bytes]) -> str:

@@ -113,6 +113,7 @@ class Run:
         self._registries: dict[str, Any] = {}
         self._engine = None
         self._warm: threading.Thread | None = None
+        self._secret_lock = threading.Lock()
         # No ::add-mask:: for what came from the environment: on GitHub Actions the runner already masks the
         # secrets it put there, and the command would print the raw value on this process's own stdout,
         # where `tee`, log files and artifacts keep it. Only what the run learns itself is masked (secret).
@@ -142,9 +143,10 @@ class Run:
         when the CI cannot know it (not a value of the environment: a password from the Docker config or a
         credential helper, a token fetched from a token endpoint)."""
         if value:
-            self.redactor.add(value, user=user)
-            if value not in self._env_values:
-                self.reporter.mask(value)
+            with self._secret_lock:  # registry clients report fetched tokens from worker threads
+                self.redactor.add(value, user=user)
+                if value not in self._env_values:
+                    self.reporter.mask(value)
 
     # -- what the run is about --------------------------------------------------------------------
     @property
@@ -196,6 +198,7 @@ class Run:
                 self.secret(creds.password, user=creds.username)
             self._registries[host] = RegistryClient(
                 host, credentials=creds, retry=self.retry_policy(), timeout=s.registry_timeout, log=self.warn,
+                on_secret=self.secret,  # a fetched bearer token: redacted, and masked where the CI cannot know it
             )
         return name, self._registries[host]
 
