@@ -101,12 +101,15 @@ class _Evaluator:
             raise RuleError(f"{rule.describe()}: unknown type {rule.type!r}", hint=_types_hint())
         return run(rule)
 
-    def _run_version(self, rule: Rule, parse) -> tuple[str, bool] | None:
+    def _source_text(self, rule: Rule) -> str | None:
+        """What a semver, pep440 or match rule reads: its ``value``, else the git tag (None: no tag)."""
         if rule.attrs["value"]:
-            vraw = _render(_tpl(rule.attrs["value"], _GLOBAL_NAMES, rule), self.env)
-        elif self.env.is_tag:
-            vraw = self.env.tag
-        else:
+            return _render(_tpl(rule.attrs["value"], _GLOBAL_NAMES, rule), self.env)
+        return self.env.tag if self.env.is_tag else None
+
+    def _run_version(self, rule: Rule, parse) -> tuple[str, bool] | None:
+        vraw = self._source_text(rule)
+        if vraw is None:
             return None
         if rule.attrs.get("match"):
             # metadata-action: the first group of the first match; no match leaves the text as it is
@@ -131,11 +134,8 @@ class _Evaluator:
         return self._run_version(rule, _parse_pep440)
 
     def _run_match(self, rule: Rule) -> tuple[str, bool] | None:
-        if rule.attrs["value"]:
-            vraw = _render(_tpl(rule.attrs["value"], _GLOBAL_NAMES, rule), self.env)
-        elif self.env.is_tag:
-            vraw = self.env.tag
-        else:
+        vraw = self._source_text(rule)
+        if vraw is None:
             return None
         regex, every = _compile_regex(rule.attrs["pattern"])
         group = int(rule.attrs["group"])
