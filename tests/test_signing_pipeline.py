@@ -73,7 +73,8 @@ def test_signing_is_off_by_default_and_on_with_a_key_or_cosign():
     ({"sign": {"mode": "sigstore"}}, "release.sign.mode must be one of key, cosign"),
     ({**SIGN, "sbom": {"format": "syft"}}, "release.sbom.format must be one of cyclonedx, spdx"),
     ({**SIGN, "sbom": {"fmt": "spdx"}}, "unknown setting release.sbom.fmt"),
-    ({"sign": {"key_env": "-----BEGIN EC PRIVATE KEY-----"}}, "is not an environment variable name"),
+    # a key pasted where its variable's name belongs is refused without being shown (issue 14)
+    ({"sign": {"key_env": "-----BEGIN EC PRIVATE KEY-----"}}, "must name an environment variable"),
     ({"sign": {"keyenv": "X"}}, "unknown setting release.sign.keyenv"),
 ])
 def test_bad_signing_settings_are_config_errors(raw, words):
@@ -260,7 +261,7 @@ def test_the_redactor_hides_the_key_in_every_form_it_takes():
         for leak in [pem, quote(pem, safe=""), base64.b64encode(pem.encode()).decode(), password,
                      quote(password, safe=""), base64.b64encode(password.encode()).decode(), *body_lines[:-1]]:
             assert "***" in red(f"x {leak} y") and leak not in red(f"x {leak} y")
-    assert Redactor.from_env({"COSIGN_KEY": pem}).values == []  # not named: COSIGN_KEY matches no suffix
+    assert Redactor.from_env({"COSIGN_KEY": pem}).values == ()  # not named: COSIGN_KEY matches no suffix
 
 
 # -- the notes ------------------------------------------------------------------------------------------------

@@ -187,8 +187,18 @@ class WriteNotes(Action):
 # -- cleanup -------------------------------------------------------------------------------------
 
 
+class Deletion(Action):
+    """A delete action: ``what`` names the object (for the report), ``reason`` says why it goes."""
+
+    what: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"delete {self.what}: {self.reason}"
+
+
 @dataclass(frozen=True)
-class DeleteManifest(Action):
+class DeleteManifest(Deletion):
     """Delete a manifest by digest; every tag on it goes with it (``tags``: the ones it has)."""
 
     image: str
@@ -201,12 +211,9 @@ class DeleteManifest(Action):
     def what(self) -> str:
         return f"manifest {short_digest(self.digest)} ({self.about or 'tags ' + ', '.join(self.tags)})"
 
-    def describe(self) -> str:
-        return f"delete {self.what}: {self.reason}"
-
 
 @dataclass(frozen=True)
-class DeleteTag(Action):
+class DeleteTag(Deletion):
     """Remove one tag alone; the manifest stays (other kept tags point at it)."""
 
     image: str
@@ -217,9 +224,6 @@ class DeleteTag(Action):
     @property
     def what(self) -> str:
         return f"tag {self.tag} ({short_digest(self.digest)})"
-
-    def describe(self) -> str:
-        return f"delete {self.what}: {self.reason}"
 
 
 @dataclass(frozen=True)
