@@ -41,7 +41,6 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from image_release.adapters.github_api import GitHubApi
-from image_release.adapters.http_retry import RetryPolicy
 from image_release.core.release_spec import Asset, ReleaseResult, ReleaseSpec
 from image_release.errors import AuthError, ConfigError, ForgeError, ReleaseError
 
@@ -91,19 +90,9 @@ class GitHubForge(GitHubApi):
     gave_up_hint = "GitHub may be degraded or rate limiting: re-run later; the release is updated, not duplicated"
     unreachable_hint = "check the network and the API URL (GITHUB_API_URL; for GitHub Enterprise it ends in /api/v3)"
 
-    def __init__(
-        self,
-        repository: str,
-        token: str,
-        api_url: str = "https://api.github.com",
-        timeout: float = 30,
-        retry: RetryPolicy | None = None,
-        *,
-        seconds_between_requests: float | None = 0.25,
-        seconds_between_writes: float | None = 1.0,
-        per_page: int = 100,
-        log: Any = None,
-    ) -> None:
+    def __init__(self, repository: str, token: str, *args: Any, **kwargs: Any) -> None:
+        """The repository (owner/name), then GitHubApi's arguments (token, api_url, timeout, retry,
+        seconds_between_requests/writes, per_page, log)."""
         owner, _, name = (repository or "").strip().partition("/")
         if not owner or not name or "/" in name:
             raise ConfigError(
@@ -111,16 +100,7 @@ class GitHubForge(GitHubApi):
                 hint="set the repository as owner/name, e.g. the value of GITHUB_REPOSITORY",
             )
         self.repository = f"{owner}/{name}"
-        super().__init__(
-            token,
-            api_url,
-            timeout,
-            retry,
-            seconds_between_requests=seconds_between_requests,
-            seconds_between_writes=seconds_between_writes,
-            per_page=per_page,
-            log=log,
-        )
+        super().__init__(token, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"GitHubForge(repository={self.repository!r}, api_url={self.api_url!r})"

@@ -39,7 +39,6 @@ from typing import Any
 from urllib.parse import quote
 
 from image_release.adapters.gitlab_api import AUTH_HINT, GitLabApi, is_insufficient_scope, server_message
-from image_release.adapters.http_retry import RetryPolicy
 from image_release.core.release_spec import Link, ReleaseResult, ReleaseSpec
 from image_release.errors import AuthError, ForgeError
 
@@ -99,19 +98,10 @@ class GitLabForge(GitLabApi):
     refused_hint = "see the GitLab message above; the request was refused as sent"
     unreachable_hint = "check the GitLab URL (CI_SERVER_URL in CI) and the network; retries were exhausted"
 
-    def __init__(
-        self,
-        url: str,
-        project: str | int,
-        token: str | None = None,
-        job_token: str | None = None,
-        timeout: float = 30,
-        retry: RetryPolicy | None = None,
-        assets_package: str = "release-assets",
-        *,
-        log: Any = None,
-    ) -> None:
-        super().__init__(url, project, token, job_token, timeout, retry, log)
+    def __init__(self, *args: Any, assets_package: str = "release-assets", **kwargs: Any) -> None:
+        """GitLabApi's arguments (url, project, token, job_token, timeout, retry, log), and the generic
+        package the release's asset files are uploaded to."""
+        super().__init__(*args, **kwargs)
         self.assets_package = assets_package
 
     def _web_base(self) -> str:

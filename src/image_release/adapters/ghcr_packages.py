@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import quote
 
 from image_release.adapters.github_api import GitHubApi
-from image_release.adapters.http_retry import RetryPolicy
 from image_release.errors import AuthError, DeleteRefused, RegistryError, RegistryUnreachable, ReleaseError
 
 MAX_PAGES = 1000  # of per_page versions each: a listing that never ends is an error, not a hang
@@ -58,28 +57,9 @@ class GhcrPackages(GitHubApi):
     failed_hint = "re-run the cleanup later"
     gave_up_hint = "GitHub may be degraded or rate limiting: re-run the cleanup later"
 
-    def __init__(
-        self,
-        token: str,
-        api_url: str = "https://api.github.com",
-        timeout: float = 30,
-        *,
-        retry: RetryPolicy | None = None,
-        seconds_between_requests: float | None = 0.25,
-        seconds_between_writes: float | None = 1.0,
-        per_page: int = 100,
-        log: Any = None,
-    ) -> None:
-        super().__init__(
-            token,
-            api_url,
-            timeout,
-            retry,
-            seconds_between_requests=seconds_between_requests,
-            seconds_between_writes=seconds_between_writes,
-            per_page=per_page,
-            log=log,
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """GitHubApi's arguments (token, api_url, timeout, retry, seconds_between_requests/writes, per_page, log)."""
+        super().__init__(*args, **kwargs)
         self._kinds: dict[str, str] = {}  # owner (lower case) -> "orgs" | "users"
 
     def __repr__(self) -> str:

@@ -83,12 +83,13 @@ class GitHubApi:
     def __init__(
         self,
         token: str,
-        api_url: str,
-        timeout: float,
-        retry: RetryPolicy | None,
-        seconds_between_requests: float | None,
-        seconds_between_writes: float | None,
-        per_page: int,
+        api_url: str = "https://api.github.com",
+        timeout: float = 30,
+        retry: RetryPolicy | None = None,
+        *,
+        seconds_between_requests: float | None = 0.25,
+        seconds_between_writes: float | None = 1.0,
+        per_page: int = 100,
         log: Any = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")

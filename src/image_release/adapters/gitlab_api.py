@@ -114,10 +114,11 @@ class GitLabApi:
         self,
         url: str,
         project: str | int,
-        token: str | None,
-        job_token: str | None,
-        timeout: float,
-        retry: RetryPolicy | None,
+        token: str | None = None,
+        job_token: str | None = None,
+        timeout: float = 30,
+        retry: RetryPolicy | None = None,
+        *,
         log: Any = None,
     ) -> None:
         self.url = base_url(url)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Any
 
 from image_release.adapters.gitlab_api import GitLabApi, server_message
-from image_release.adapters.http_retry import RetryPolicy
 from image_release.errors import DeleteRefused, RegistryError, RegistryUnreachable, ReleaseError
 
 _AUTH_HINT = (
@@ -70,19 +69,6 @@ class GitLabRegistry(GitLabApi):
     )
     rate_limited_hint = "wait for the rate limit to reset (Retry-After) and run the cleanup again"
     server_error_hint = "GitLab or its registry is having trouble; run again later"
-
-    def __init__(
-        self,
-        url: str,
-        project: str | int,
-        token: str | None = None,
-        job_token: str | None = None,
-        timeout: float = 30,
-        retry: RetryPolicy | None = None,
-        *,
-        log: Any = None,
-    ) -> None:
-        super().__init__(url, project, token, job_token, timeout, retry, log)
 
     def _status_error(self, status: int | None, action: str, detail: str) -> ReleaseError | None:
         if status == 405:
