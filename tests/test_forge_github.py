@@ -175,7 +175,7 @@ def test_a_leftover_draft_is_found_and_published_not_duplicated(gh, forge):
     assert not gh.calls("POST", r"/releases$")
 
 
-def test_find_release_sees_drafts_across_pages(gh):
+def test_a_draft_on_a_later_page_is_updated_not_duplicated(gh):
     forge = make_forge(gh, per_page=2)
     for i in range(5):
         gh.add_release(REPO, f"v0.{i}.0")
@@ -183,9 +183,9 @@ def test_find_release_sees_drafts_across_pages(gh):
     for i in range(5, 8):
         gh.add_release(REPO, f"v0.{i}.0")
 
-    found = forge.find_release("v0.0.1")
-    assert found is not None and found.id == str(draft["id"])
-    assert forge.find_release("v9.9.9") is None
+    found = forge.publish_release(spec(tag="v0.0.1"))
+    assert found.id == str(draft["id"]) and found.created is False  # the draft on page 3 is updated
+    assert not gh.calls("POST", r"/releases$")
     assert len(gh.calls("GET", r"/releases$")) >= 3  # paginated
 
 

@@ -160,7 +160,7 @@ def test_provenance_names_build_args_never_their_values():
                             builder_id="https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3",
                             run_url="https://github.com/acme/app/actions/runs/7/attempts/1",
                             build_args=prov.arg_names({"PYTHON_VERSION": "3.11", "API_TOKEN": "tok-Secret-4567"}))
-    body = prov.provenance_statement(REPO, D1, facts)
+    body = att.statement(REPO, D1, att.SLSA_PROVENANCE_V1, prov.provenance_predicate(facts))
     assert b"tok-Secret-4567" not in body and b"3.11" not in body
     doc = json.loads(body)
     assert doc["predicateType"] == "https://slsa.dev/provenance/v1"
@@ -169,7 +169,7 @@ def test_provenance_names_build_args_never_their_values():
     assert bd["externalParameters"]["source"]["uri"] == "git+https://github.com/acme/app@refs/tags/v1.2.3"
     assert bd["resolvedDependencies"] == [{"uri": "git+https://github.com/acme/app", "digest": {"gitCommit": "a" * 40}}]
     assert doc["predicate"]["runDetails"]["metadata"] == {"invocationId": facts.run_url}
-    assert prov.provenance_statement(REPO, D1, facts) == body  # no clock: a re-run gives the same statement
+    assert att.statement(REPO, D1, att.SLSA_PROVENANCE_V1, prov.provenance_predicate(facts)) == body  # no clock: a re-run gives the same statement
 
 
 def test_provenance_refuses_name_value_pairs_without_showing_the_value():

@@ -186,15 +186,6 @@ class GitHubForge(GitHubApi):
         matches.sort(key=lambda r: (r.draft, r.id))
         return matches[0]
 
-    def find_release(self, tag: str) -> ReleaseResult | None:
-        """The release for ``tag`` (drafts included), or None."""
-        with self._api(f"looking up the release for {tag}"):
-            release = self._find(self._repo(), tag)
-            if release is None:
-                return None
-            names = tuple(a.name for a in release.get_assets())
-        return ReleaseResult(url=release.html_url, id=str(release.id), created=False, assets=names)
-
     # -- publishing --------------------------------------------------------------------------
     def publish_release(self, spec: ReleaseSpec) -> ReleaseResult:
         """Create or update the release for ``spec.tag``; see the module docstring."""

@@ -339,23 +339,6 @@ def tag_names(repo: str | os.PathLike = ".") -> list[str]:
     return GitRepo(repo).tag_names()
 
 
-def remote_tag_names(repo: str | os.PathLike = ".", remote: str = "origin") -> list[str]:
-    """Tag names on the remote (see :meth:`GitRepo.remote_tags`), for shallow CI clones. Empty
-    outside git and when the remote cannot be read (the run then decides from local tags)."""
-    r = GitRepo(repo)
-    if not r.is_repository:
-        return []
-    try:
-        return r.remote_tags(remote)
-    except GitError:
-        return []
-
-
-def is_dirty(repo: str | os.PathLike = ".") -> bool:
-    """Uncommitted changes to tracked files (see :meth:`GitRepo.worktree`); False outside git."""
-    return GitRepo(repo).worktree().dirty
-
-
 def tag_commit(repo: str | os.PathLike, tag: str) -> str | None:
     """The commit a local tag points at (annotated tags peeled), or None when there is no such tag."""
     return GitRepo(repo).tag_commit(tag)

@@ -121,15 +121,6 @@ class RequestStats:
         with self._lock:
             return sum(n for key, n in self.by_kind.items() if key.split(" ", 1)[1] == kind)
 
-    def snapshot(self) -> dict:
-        with self._lock:
-            return {
-                "requests": self.requests,
-                "bytes_sent": self.bytes_sent,
-                "bytes_received": self.bytes_received,
-                "by_kind": dict(self.by_kind),
-            }
-
     def reset(self) -> None:
         with self._lock:
             self.requests = self.bytes_sent = self.bytes_received = 0

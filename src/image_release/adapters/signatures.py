@@ -189,13 +189,6 @@ def attest_image(client: RegistryClient, repo: str, digest: str, signer: Any, pr
                    replace=att.same_predicate_type(layer))
 
 
-def has_attestation(client: RegistryClient, repo: str, digest: str, predicate_type: str, verifier: Any) -> bool:
-    """Whether ``digest`` already has a verified attestation of ``predicate_type`` by ``verifier``'s key (a
-    re-run skips making the SBOM again)."""
-    existing = load_object(client, repo, signing.attestation_tag(digest))
-    return existing is not None and att.find_attestation(existing.layers, digest, predicate_type, verifier) is not None
-
-
 # -- verification and lifecycle ------------------------------------------------------------------------------
 
 
@@ -218,16 +211,3 @@ def verify_reference(client: RegistryClient, repo: str, ref: str, verifier: Any,
     return verify_image(reference=f"{client.host}/{repo}{sep}{ref}", digest=data.digest, verifier=verifier,
                         signatures=data.signatures, attestations=data.attestations, blobs=data.blobs,
                         expect_attestations=expect_attestations)
-
-
-def delete_attached(client: RegistryClient, repo: str, digest: str,
-                    existing_tags: Iterable[str] | None = None) -> list[str]:
-    """Delete the ``.sig``/``.att``/``.sbom`` objects of ``digest`` (by their own digests: each belongs to this
-    image alone). ``existing_tags``: the repository's tag list when the caller has it (saves a HEAD per
-    absent name). Returns the tags deleted. DeleteRefused passes through."""
-    deleted = []
-    for tag in signing.attached_tags(digest, existing_tags):
-        info = client.head_manifest(repo, tag)
-        if info is not None and client.delete_manifest(repo, info.digest):
-            deleted.append(tag)
-    return deleted

@@ -152,10 +152,6 @@ class Changelog:
     def entry_count(self) -> int:
         return sum(len(s.entries) for s in self.sections)
 
-    @property
-    def is_empty(self) -> bool:
-        return not self.sections
-
 
 @dataclass(frozen=True)
 class RepoLinks:

@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from image_release.core.attestation import SLSA_PROVENANCE_V1, statement
 from image_release.core.signing import SigningError
 
 BUILD_TYPE = "urn:image-release:build:v1"
@@ -104,11 +103,6 @@ def provenance_predicate(facts: BuildFacts) -> dict[str, Any]:
         },
         "runDetails": run_details,
     }
-
-
-def provenance_statement(subject_name: str, digest: str, facts: BuildFacts) -> bytes:
-    """The in-toto Statement v1 (predicate type https://slsa.dev/provenance/v1) about the image."""
-    return statement(subject_name, digest, SLSA_PROVENANCE_V1, provenance_predicate(facts))
 
 
 def ci_builder(env: Mapping[str, str], ci: str | None) -> tuple[str, str]:

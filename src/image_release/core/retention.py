@@ -146,10 +146,6 @@ class RetentionPlan:
     floating: tuple[str, ...] = field(default=())
 
     @property
-    def kept_tags(self) -> tuple[str, ...]:
-        return tuple(d.tag for d in self.tags if d.action == KEEP)
-
-    @property
     def deleted_tags(self) -> tuple[str, ...]:
         return tuple(d.tag for d in self.tags if d.action == DELETE)
 
