@@ -14,13 +14,12 @@ executor in invoke.yaml (Invoke reads it from config files only)::
     tasks: {executor_class: image_release.tasks.ReleaseExecutor}
 """
 
-from invoke import Collection
-
 from image_release.settings import KEY, defaults
 from image_release.tasks._boundary import install as _install_excepthook
 from image_release.tasks._build import build
 from image_release.tasks._clean import clean
 from image_release.tasks._executor import ReleaseExecutor
+from image_release.tasks._parsing import ReleaseCollection
 from image_release.tasks._push import push
 from image_release.tasks._release import release
 from image_release.tasks._tag import tag
@@ -37,7 +36,7 @@ def config() -> dict:
     return {KEY: defaults()}
 
 
-ns = Collection()
+ns = ReleaseCollection()
 for _task in (version, build, tag, push, release, clean, verify):
     ns.add_task(_task)
 ns.configure(config())
