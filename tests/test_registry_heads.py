@@ -131,6 +131,8 @@ def test_heads_are_concurrent_and_bounded(fake):
     assert reg.tags_by_digest("a/b") == {MANIFEST.digest: sorted(tags)}
     assert 1 < peak[0] <= registry_heads.WORKERS
     assert reg.stats.by_kind == {"GET tags": 1, "HEAD manifests": 40} and fake.count("HEAD") == 40
+    agents = {h.get("User-Agent", "") for m, _p, h in fake.seen}
+    assert len(agents) == 1 and agents.pop().startswith("python-requests"), "one client, one name"
 
 
 def test_a_closed_keep_alive_connection_is_opened_again(fake):
