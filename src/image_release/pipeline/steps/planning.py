@@ -41,11 +41,7 @@ def _known_versions(run, ctx, warnings: list[str]):
     """The versions that exist: local git tags, origin's tags (in CI) and each image's tag list in the
     registry. The registries are read in the background, one thread per registry host, while git is."""
     kv = run.settings.known_versions
-    images: tuple[str, ...] = ()
-    # The registry is asked when the plan decides what is published or is what was asked for;
-    # `invoke build` or `invoke build tag` publish nothing and skip the request.
-    if kv.get("registry", True) and (run.will_run("publish") or "plan" in run.request.requested):
-        images = default_images(ctx, run.settings.images, run.settings.semantics)
+    images = _registry_images(run, ctx)
     hosts = _by_host(images)
     if hosts:
         run.reporter  # noqa: B018 - made before the reads: a password they find is masked through it
@@ -61,12 +57,22 @@ def _known_versions(run, ctx, warnings: list[str]):
             warnings.append(f"could not read the tags of origin ({e.message}); floating tags are decided "
                             "from the local tags and the registry")
     versions = known_versions_from_tags(tags)
+    # The registry is asked when the plan decides what is published or is what was asked for;
+    # `invoke build` or `invoke build tag` publish nothing and skip the request.
     read: dict[str, object] = {}
     for host, group in hosts.items():
         read.update(prefetch.result(run, ("tags", host), lambda g=group: _read_tags(run, g)))
     for image in images:
         versions += _registry_versions(run, image, read[image], warnings)
     return versions
+
+
+def _registry_images(run, ctx) -> tuple[str, ...]:
+    """The images whose tag lists the plan reads (see _known_versions), in the order of release.images."""
+    if run.settings.known_versions.get("registry", True) and (run.will_run("publish")
+                                                            or "plan" in run.request.requested):
+        return default_images(ctx, run.settings.images, run.settings.semantics)
+    return ()
 
 
 def _by_host(images) -> dict[str, list[str]]:
@@ -129,10 +135,10 @@ class PlanStep:
                 checks.Check("something to publish", checks.publishes_something))
 
     def run(self, run) -> None:
+        start_preflight_reads(run)  # the plan first, then the reads of the checks that follow it
         from image_release.core.plan import explain
 
         plan = run.plan
-        start_preflight_reads(run)
         if run.request.option("plan", "json"):
             run.say(json.dumps(plan.to_dict(), indent=2))
             for w in plan.warnings:  # the text plan shows its warnings itself
