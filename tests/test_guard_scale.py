@@ -22,11 +22,10 @@ from image_release.core.guard import (
     TagDecision,
     owner_of_tag,
     owners_of_tags,
-    precedence,
     rule_text,
-    sorted_versions,
 )
 from image_release.core.plan import make_plan
+from image_release.core.versions import precedence, sorted_versions
 from image_release.core.tag_rules import evaluate, parse_flavor, parse_rules
 from image_release.core.versions import Version, is_prerelease
 from image_release.settings import parse_settings, plan_settings

@@ -5,7 +5,6 @@ run makes only the reads of the checks it makes. Through the real `invoke`."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest

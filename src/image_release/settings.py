@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from image_release.core.build_spec import BuildSecret
-from image_release.core.default_rules import DEFAULT_FLAVOR, DEFAULT_TAG_RULES
 from image_release.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - imported when plan_settings is called

@@ -23,7 +23,7 @@ from typing import Iterable
 from image_release.core.context import TAG, Context
 from image_release.core.plan_inputs import METADATA_ACTION, as_plan_settings
 from image_release.core.tag_rules import TagOutput, evaluate, parse_flavor, parse_rules
-from image_release.core.versions import Version, docker_tag, is_prerelease
+from image_release.core.versions import Version, docker_tag, is_prerelease, precedence, sorted_versions
 from image_release.errors import RuleError
 
 VERSION = "version"  # this version's own tag: moves (it is this release)
@@ -106,30 +106,6 @@ def _tag_text(template_tag: str, v: Version) -> str:
     """Spell another version the way this release's tag is spelled (keep a leading v)."""
     prefix = "v" if template_tag[:1] in ("v", "V") else ""
     return f"{prefix}{v}"
-
-
-def _identifier_key(identifier: str) -> tuple[int, int, str]:
-    # semver's own order of prerelease identifiers: numbers (by value) before words (by text)
-    if not identifier.isdigit():
-        return (1, 0, identifier)
-    if not identifier.isascii():
-        identifier = str(int(identifier))
-    normalized = identifier.lstrip("0") or "0"
-    return (0, len(normalized), normalized)
-
-
-def precedence(v: Version) -> tuple:
-    """SemVer precedence as a sort key: ``precedence(a) < precedence(b)`` exactly when ``a < b`` (build
-    metadata ignored), at a fraction of the cost of comparing ``semver.Version`` objects, which matters
-    when a registry holds thousands of versions."""
-    if v.prerelease is None:
-        return (v.major, v.minor, v.patch, (1,))
-    return (v.major, v.minor, v.patch, (0, tuple(_identifier_key(i) for i in v.prerelease.split("."))))
-
-
-def sorted_versions(versions: Iterable[Version]) -> list[Version]:
-    """The distinct versions (build metadata ignored), lowest first: one sort, by :func:`precedence`."""
-    return sorted(set(versions), key=precedence)
 
 
 class KnownVersions:

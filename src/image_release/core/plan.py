@@ -33,16 +33,16 @@ from image_release.core.guard import (
     decide_version_tag,
     owner_of_tag,
     owners_of_tags,
-    precedence,
     rule_text,
-    sorted_versions,
     version_tag_of,
 )
 from image_release.core.images import enabled_images, parse_images
 from image_release.core.labels import metadata_action_labels, metadata_action_pairs, oci_labels
 from image_release.core.plan_inputs import METADATA_ACTION, SAFE, PlanSettings, as_plan_settings
 from image_release.core.tag_rules import Flavor, evaluate, parse_flavor, parse_rules
-from image_release.core.versions import Version, docker_tag, is_prerelease, parse_tag_lenient, parse_version
+from image_release.core.versions import (
+    Version, docker_tag, is_prerelease, parse_tag_lenient, parse_version, precedence, sorted_versions,
+)
 from image_release.core.versions import registry_versions as _registry_versions
 from image_release.errors import ConfigError, RuleError, VersionError
 
