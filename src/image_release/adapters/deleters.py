@@ -68,6 +68,7 @@ class OciDeleter(_NoBulk):
 
     kind = "OCI registry"
     supports_single_tag = True
+    concurrency = 8  # deletes at once (pipeline.deletions): the client is safe for concurrent calls
 
     def __init__(self, client: Any, repo: str) -> None:
         self.client = client
@@ -78,6 +79,7 @@ class OciDeleter(_NoBulk):
         return f"OciDeleter({self.image!r})"
 
     def tags_by_digest(self) -> dict[str, list[str]]:
+        """Every tag grouped by its manifest: the tag list, then one HEAD per tag, concurrently."""
         return self.client.tags_by_digest(self.repo)
 
     def delete_digest(self, digest: str, tags: Sequence[str] = ()) -> str:

@@ -184,15 +184,13 @@ class RegistryClient(RegistryHttp):
             )
         return next_url
 
-    def tags_by_digest(self, repo: str) -> dict[str, list[str]]:
-        """Every tag of ``repo`` grouped by the manifest digest it points at (tags sorted)."""
-        result: dict[str, list[str]] = {}
-        for tag in self.list_tags(repo):
-            info = self.head_manifest(repo, tag)
-            if info is None:  # deleted meanwhile
-                continue
-            result.setdefault(info.digest, []).append(tag)
-        return {digest: sorted(tags) for digest, tags in result.items()}
+    def tags_by_digest(self, repo: str, tags: Sequence[str] | None = None) -> dict[str, list[str]]:
+        """Every tag of ``repo`` (or only ``tags``) grouped by the manifest digest it points at (tags sorted; a
+        tag deleted meanwhile is left out): one HEAD per tag, sent concurrently and bounded
+        (``registry_heads``)."""
+        from image_release.adapters.registry_heads import tags_by_digest
+
+        return tags_by_digest(self, repo, self.list_tags(repo) if tags is None else tags)
 
     # -- manifests ----------------------------------------------------------------------------------------------
 

@@ -6,6 +6,12 @@ known versions and for the neighbouring versions (next patch, minor, major), and
 produce the same value shares it. A floating tag moves only when this release is the highest stable
 version among the versions that share it; prereleases never move floating tags, and a ``0.y.z``
 release leaves the major tag ``0`` alone unless ``major_zero`` is on.
+
+With thousands of known versions (a registry's tag list) the decisions stay the same, and cost less:
+the versions are sorted once by a key (:func:`precedence`), each one's tags under the rules are worked
+out at most once and only when a decision asks (:class:`KnownVersions`: the higher stable versions
+first, highest first, for who keeps a tag; the others only for a tag nobody above shares), and the
+owners of floating tags are found highest first (:func:`owners_of_tags`).
 """
 
 from __future__ import annotations
@@ -14,10 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Iterable
 
-from image_release.core.context import Context
+from image_release.core.context import TAG, Context
 from image_release.core.plan_inputs import METADATA_ACTION, as_plan_settings
 from image_release.core.tag_rules import TagOutput, evaluate, parse_flavor, parse_rules
-from image_release.core.versions import Version, docker_tag, is_prerelease
+from image_release.core.versions import Version, docker_tag, is_prerelease, precedence, sorted_versions
 from image_release.errors import RuleError
 
 VERSION = "version"  # this version's own tag: moves (it is this release)
@@ -73,12 +79,12 @@ _OTHER_SHIFT = timedelta(days=400, hours=1, minutes=1, seconds=1, milliseconds=1
 
 
 def _other_context(ctx: Context, version: Version, sha: str = _OTHER_SHA) -> Context:
-    other = ctx.with_tag(_tag_text(ctx.tag or "", version))
     shift = _OTHER_SHIFT if sha == _OTHER_SHA else -_OTHER_SHIFT
+    tag = _tag_text(ctx.tag or "", version)
+    # One replace (Context.with_tag's fields and these): it runs once per known version.
     return replace(
-        other,
-        sha=sha,
-        timestamp=ctx.timestamp - shift,
+        ctx, event=TAG, ref=f"refs/tags/{tag}", tag=tag, branch=None, pr_number=None, base_ref=None,
+        metadata_action_sha=None, sha=sha, timestamp=ctx.timestamp - shift,
         commit_date=(ctx.commit_date - shift) if ctx.commit_date else None,
     )
 
@@ -102,24 +108,64 @@ def _tag_text(template_tag: str, v: Version) -> str:
     return f"{prefix}{v}"
 
 
+class KnownVersions:
+    """The other versions known to exist, as one release's decisions need them: sorted once, and the
+    rules evaluated for a version only when a decision asks about it (each version at most once).
+
+    A floating tag moves only if no higher stable version shares it, so the higher stable versions are
+    asked first, highest first, and the first one that shares a tag is the one that keeps it
+    (:meth:`top`). The others (lower versions, prereleases) can only make a tag floating, so they are
+    asked only about a tag that neither a neighbouring version nor a higher one shares (:meth:`shared`),
+    and only until one shares it.
+    """
+
+    def __init__(self, known: Iterable[Version], version: Version, rules, flavor, ctx: Context,
+                 cache: dict | None = None):
+        own = precedence(version)
+        keyed = sorted(((precedence(v), v) for v in set(known)), key=lambda kv: kv[0], reverse=True)
+        self.higher = [v for k, v in keyed if k > own and v.prerelease is None]  # highest first
+        self.rest = [v for k, v in keyed if k != own and not (k > own and v.prerelease is None)]
+        self._args = (rules, flavor, ctx)
+        self.cache = {} if cache is None else cache
+        self._tops: dict[str, Version | None] = {}
+
+    def _outputs(self, v: Version) -> frozenset[str]:
+        return _outputs_for(v, *self._args, self.cache)
+
+    def top(self, value: str) -> Version | None:
+        """The highest stable version above this one that also gets ``value``, or None."""
+        if value not in self._tops:
+            self._tops[value] = next((v for v in self.higher if value in self._outputs(v)), None)
+        return self._tops[value]
+
+    def shared(self, value: str) -> bool:
+        """Whether any other known version gets ``value``."""
+        return self.top(value) is not None or any(value in self._outputs(v) for v in self.rest)
+
+
 def decide_version_tag(out: TagOutput, version: Version, known, rules, flavor, ctx, major_zero: bool,
                        cache: dict | None = None) -> TagDecision:
-    """The decision for one tag a release's rules give: its kind, whether it moves, and why."""
+    """The decision for one tag a release's rules give: its kind, whether it moves, and why. ``known``:
+    the other versions known to exist, as a :class:`KnownVersions` (shared by a release's tags) or any
+    iterable of versions."""
     cache = {} if cache is None else cache
+    if not isinstance(known, KnownVersions):
+        known = KnownVersions(known, version, rules, flavor, ctx, cache)
     rule = rule_text(out)
     # Which other versions would publish the same tag? Real ones decide the line; hypothetical
     # neighbours only tell whether the tag is floating at all (a first release has no siblings yet).
-    sharers = [v for v in known if v != version and out.value in _outputs_for(v, rules, flavor, ctx, cache)]
     neighbours = {
         "patch": Version(version.major, version.minor, version.patch + 1),
         "minor": Version(version.major, version.minor + 1, 0),
         "major": Version(version.major + 1, 0, 0),
     }
     shared_with = {k for k, v in neighbours.items() if out.value in _outputs_for(v, rules, flavor, ctx, cache)}
-    floating = out.is_latest or bool(shared_with) or bool(sharers)
+    stable = not is_prerelease(version)
+    top = known.top(out.value) if stable else None  # a prerelease moves no floating tag: no owner needed
+    floating = out.is_latest or bool(shared_with) or top is not None or known.shared(out.value)
     if not floating:
         return TagDecision(out.value, VERSION, True, f"this version's own tag ({rule})")
-    if is_prerelease(version):
+    if not stable:
         return TagDecision(out.value, FLOATING, False, "prereleases never move floating tags", PRERELEASE_FLOATING)
     if version.major == 0 and "minor" in shared_with and "major" not in shared_with and not out.is_latest:
         if not major_zero:
@@ -128,10 +174,7 @@ def decide_version_tag(out: TagOutput, version: Version, known, rules, flavor, c
                 "0.y.z makes no compatibility promise: the major tag 0 is not published (release.major_zero: true turns it on)",
                 MAJOR_ZERO,
             )
-    stable = [v for v in sharers if not is_prerelease(v)]
-    higher = [v for v in stable if v > version]
-    if higher:
-        top = max(higher)
+    if top is not None:
         return TagDecision(
             out.value, FLOATING, False,
             f"{top} is higher and also has this tag: floating tags never move backwards",
@@ -146,17 +189,29 @@ def owner_of_tag(tag: str, versions: Iterable[Version], settings, ctx: Context) 
     should point at once every release has finished (used to repair a lost race). ``settings``: a
     :class:`~image_release.core.plan_inputs.PlanSettings` (or a ``Settings``). None under
     metadata-action semantics, which have no guard (so a race repair leaves the tags alone)."""
+    return owners_of_tags((tag,), versions, settings, ctx)[tag]
+
+
+def owners_of_tags(tags: Iterable[str], versions: Iterable[Version], settings, ctx: Context) -> dict[str, Version | None]:
+    """:func:`owner_of_tag` of each of ``tags``, in one pass: the stable versions are asked highest first, and
+    the pass ends once every tag has its owner, so only the versions that can own one of them (the owner
+    and those above it) have the rules evaluated."""
+    wanted = dict.fromkeys(tags)
     s = as_plan_settings(settings)
-    if s.semantics == METADATA_ACTION:
-        return None  # no floating-tag guard: a floating tag has no owner to be put back on
+    if s.semantics == METADATA_ACTION or not wanted:
+        return dict.fromkeys(wanted)  # no floating-tag guard: a floating tag has no owner to be put back on
     rules = parse_rules(s.tags)
     flavor = parse_flavor(s.flavor)
     cache: dict = {}
-    owners = [
-        v for v in set(versions)
-        if not is_prerelease(v) and tag in _outputs_for(v, rules, flavor, ctx, cache)
-    ]
-    return max(owners) if owners else None
+    open_tags = set(wanted)
+    for v in reversed(sorted_versions(v for v in versions if not is_prerelease(v))):
+        found = open_tags & _outputs_for(v, rules, flavor, ctx, cache)
+        for tag in found:
+            wanted[tag] = v
+        open_tags -= found
+        if not open_tags:
+            break
+    return wanted
 
 
 def version_tag_of(version: Version, settings, ctx: Context) -> str:

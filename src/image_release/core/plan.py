@@ -28,9 +28,11 @@ from image_release.core.guard import (
     SEMVER_TAG,
     UNVERSIONED,
     VERSION,
+    KnownVersions,
     TagDecision,
     decide_version_tag,
     owner_of_tag,
+    owners_of_tags,
     rule_text,
     version_tag_of,
 )
@@ -38,7 +40,9 @@ from image_release.core.images import enabled_images, parse_images
 from image_release.core.labels import metadata_action_labels, metadata_action_pairs, oci_labels
 from image_release.core.plan_inputs import METADATA_ACTION, SAFE, PlanSettings, as_plan_settings
 from image_release.core.tag_rules import Flavor, evaluate, parse_flavor, parse_rules
-from image_release.core.versions import Version, docker_tag, is_prerelease, parse_tag_lenient, parse_version
+from image_release.core.versions import (
+    Version, docker_tag, is_prerelease, parse_tag_lenient, parse_version, precedence, sorted_versions,
+)
 from image_release.core.versions import registry_versions as _registry_versions
 from image_release.errors import ConfigError, RuleError, VersionError
 
@@ -46,7 +50,8 @@ __all__ = [
     "BRANCH_TAG", "FLOATING", "VERSION", "UNVERSIONED", "METADATA_ACTION_ONLY", "GUARANTEES", "SAFE", "METADATA_ACTION",
     "TagDecision", "ReleasePlan", "PlanSettings",
     "make_plan", "release_version", "default_images", "explain", "known_versions_from_tags",
-    "registry_versions", "versions_in_registry", "version_affixes", "owner_of_tag", "version_tag_of",
+    "registry_versions", "versions_in_registry", "version_affixes", "owner_of_tag", "owners_of_tags", "version_tag_of",
+    "precedence", "sorted_versions",
 ]
 
 
@@ -160,7 +165,7 @@ def make_plan(
     rules = parse_rules(s.tags, lenient=ma)
     flavor = parse_flavor(s.flavor)
     images, local_only = _images(ctx, s, fallback_image)
-    known = sorted({v for v in known_versions})
+    known = sorted_versions(known_versions)  # one sort, by a key: thousands of versions are common
     decisions = _decisions(ctx.as_metadata_action() if ma else ctx, s, version, known, rules, flavor)
     if not ma and ctx.metadata_action_sha is not None:
         decisions = _with_metadata_action_commit(ctx, decisions, rules, flavor)
@@ -218,6 +223,8 @@ def _decisions(ctx: Context, s: PlanSettings, version: Version | None, known, ru
     decisions: list[TagDecision] = []
     seen: set[str] = set()
     cache: dict = {}
+    # every tag's decision asks the same known versions: each one's tags are worked out once, if asked
+    others = KnownVersions(known, version, rules, flavor, ctx, cache) if version is not None else None
     ma = s.semantics == METADATA_ACTION
     why = {BRANCH: "branch build", PR: "pull request build", SCHEDULE: "scheduled build"}.get(ctx.event, ctx.event)
     for out in evaluate(rules, flavor, ctx):
@@ -225,7 +232,7 @@ def _decisions(ctx: Context, s: PlanSettings, version: Version | None, known, ru
             continue
         seen.add(out.value)
         if version is not None:
-            d = decide_version_tag(out, version, known, rules, flavor, ctx, s.major_zero, cache)
+            d = decide_version_tag(out, version, others, rules, flavor, ctx, s.major_zero, cache)
             if ma and d.kind != VERSION:
                 d = TagDecision(d.tag, d.kind, True, f"moved as metadata-action moves it, no floating-tag guard "
                                                      f"({rule_text(out)})")
@@ -327,8 +334,10 @@ def _release(ctx: Context, version: Version | None, push: bool) -> tuple[bool, s
 
 def _make_latest(version: Version | None, known) -> bool:
     """The forge's "latest release": a stable version at least as high as every stable one known."""
-    stable_known = [v for v in known if not is_prerelease(v)]
-    return bool(version is not None and not is_prerelease(version) and all(version >= v for v in stable_known))
+    if version is None or is_prerelease(version):
+        return False
+    own = precedence(version)
+    return all(own >= precedence(v) for v in known if not is_prerelease(v))
 
 
 def _build_spec(s: PlanSettings, images, local_tag: str, labels, push: bool) -> BuildSpec:

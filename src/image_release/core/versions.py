@@ -123,6 +123,30 @@ def _escape(text: str) -> str:
     return "".join("\\" + c if c.isascii() and not c.isalnum() and c != "_" else c for c in text)
 
 
+def _identifier_key(identifier: str) -> tuple[int, int, str]:
+    # semver's own order of prerelease identifiers: numbers (by value) before words (by text)
+    if not identifier.isdigit():
+        return (1, 0, identifier)
+    if not identifier.isascii():
+        identifier = str(int(identifier))
+    normalized = identifier.lstrip("0") or "0"
+    return (0, len(normalized), normalized)
+
+
+def precedence(v: Version) -> tuple:
+    """SemVer precedence as a sort key: ``precedence(a) < precedence(b)`` exactly when ``a < b`` (build
+    metadata ignored), at a fraction of the cost of comparing ``semver.Version`` objects, which matters
+    when a registry holds thousands of versions."""
+    if v.prerelease is None:
+        return (v.major, v.minor, v.patch, (1,))
+    return (v.major, v.minor, v.patch, (0, tuple(_identifier_key(i) for i in v.prerelease.split("."))))
+
+
+def sorted_versions(versions: Iterable[Version]) -> list[Version]:
+    """The distinct versions (build metadata ignored), lowest first: one sort, by :func:`precedence`."""
+    return sorted(set(versions), key=precedence)
+
+
 def is_prerelease(v: Version) -> bool:
     return v.prerelease is not None
 

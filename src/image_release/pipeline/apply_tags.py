@@ -4,7 +4,7 @@ releases, and the replacement of a re-released version's old image (with its rec
 from __future__ import annotations
 
 from image_release.core.actions import DeleteManifest
-from image_release.core.plan import owner_of_tag, version_tag_of, versions_in_registry
+from image_release.core.plan import owners_of_tags, version_tag_of, versions_in_registry
 from image_release.core.retention import plan_replacement
 from image_release.core.signing import split_attached
 from image_release.errors import PublishError, ReleaseError
@@ -39,7 +39,8 @@ def put_tags(run, action) -> None:
 
 def converge(run, action) -> None:
     """Settle this version's other tags against concurrent releases (see core.actions.Converge): the tag
-    list is read once; the version tag and the version tag of a higher owner cost one HEAD each."""
+    list is read once; the version tag and the version tag of a higher owner cost one HEAD each. The owners
+    of the floating tags are found in one pass over the versions, highest first (core.guard.owners_of_tags)."""
     plan = run.plan
     name, client = run.registry_for(action.image)
     repo = name.repository
@@ -48,9 +49,13 @@ def converge(run, action) -> None:
     if action.version_tag is not None:
         info = client.head_manifest(repo, action.version_tag)
         winner = info.digest if info else ours
-    versions = versions_in_registry(client.list_tags(repo), run.settings) + list(plan.known_versions)
+    floating = [t for t in action.tags if t in action.floating]
+    owners = {}
+    if floating:
+        versions = versions_in_registry(client.list_tags(repo), run.settings) + list(plan.known_versions)
+        owners = owners_of_tags(floating, versions, run.settings, run.context)
     for tag in action.tags:
-        want = _wanted(run, client, repo, tag, tag in action.floating, versions, winner)
+        want = _wanted(run, client, repo, tag, tag in action.floating, owners.get(tag), winner)
         if want is not None and run.results.resolved.get(action.image, {}).get(tag, ours) != want:
             client.put_manifest(repo, tag, client.get_manifest(repo, want))
             run.say(f"repaired {action.image}:{tag} -> {want[:19]}: a concurrent release had moved it")
@@ -58,13 +63,12 @@ def converge(run, action) -> None:
         _lost_same_version_race(run, action, ours, winner)
 
 
-def _wanted(run, client, repo, tag: str, floating: bool, versions, winner: str) -> str | None:
+def _wanted(run, client, repo, tag: str, floating: bool, owner, winner: str) -> str | None:
     """The digest ``tag`` should end on: this version's image (``winner``), or, for a floating tag, the
-    image of the highest stable version that owns it (None: leave it)."""
+    image of the highest stable version that owns it (``owner``; None: leave it)."""
     plan = run.plan
     if not floating:
         return winner
-    owner = owner_of_tag(tag, versions, run.settings, run.context)
     if owner is None:
         return None
     if owner == plan.version:

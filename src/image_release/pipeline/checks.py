@@ -208,12 +208,18 @@ def publishes_something(run) -> None:
 
 
 def registries(run) -> None:
-    """Every registry answers, and takes the credentials we have."""
+    """Every registry answers, and takes the credentials we have: one ping per registry host (started
+    when the plan was shown: pipeline.prefetch)."""
+    from image_release.pipeline import prefetch
+
+    schemes: dict[str, str] = {}
     for image in run.plan.images:
         if image in run.unreachable:  # the plan's read already went through every retry
             raise run.unreachable[image]
         name, client = run.registry_for(image)
-        scheme = client.ping()
+        if name.registry not in schemes:
+            schemes[name.registry] = prefetch.result(run, ("ping", name.registry), client.ping)
+        scheme = schemes[name.registry]
         if client.credentials is None and scheme in ("basic", "bearer"):
             raise AuthError(
                 f"registry {name.registry} asks for credentials ({scheme}) and none were found to push {image}",
@@ -223,7 +229,7 @@ def registries(run) -> None:
 
 
 def forge(run) -> None:
-    """The forge token may create releases."""
+    """The forge token may create releases (the preflight read was started when the plan was shown)."""
     from image_release.pipeline.forges import client_for, forge_target
 
     if not run.settings.forge.preflight:
@@ -231,5 +237,8 @@ def forge(run) -> None:
     target = forge_target(run)
     if target.kind == "none":
         return
-    client_for(run, target).preflight()
+    from image_release.pipeline import prefetch
+
+    # started when the plan was shown (pipeline.prefetch), so that it overlaps with the other checks
+    prefetch.result(run, ("forge",), lambda: client_for(run, target).preflight())
     run.say(f"preflight: the token can create releases on {target.describe()}")

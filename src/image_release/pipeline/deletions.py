@@ -1,10 +1,14 @@
 """Carrying out delete actions on one registry, and the report of what happened.
 
-A registry that refuses a deletion (``DeleteRefused``) leaves that item behind with a warning; a
-refusal that concerns the whole registry (405: deletion disabled or not offered) leaves the rest
-untried too. With ``fail_on_refused`` anything left behind is a ``DeleteRefused`` error at the end
-(the report rides along as ``error.report``). Any other failure stops the cleanup with the same typed
-error, saying what was deleted so far and what was not done.
+The first deletion goes alone, then as many at once as the deleter takes (its ``concurrency``: an OCI
+registry 8, the GitHub and GitLab APIs one at a time), and the objects attached to images (signatures,
+attestations) only after the images' deletes. A registry that refuses a deletion (``DeleteRefused``)
+leaves that item behind with a warning; a refusal that concerns the whole registry (405: deletion
+disabled or not offered) leaves the rest untried too (deletes already under way finish). With
+``fail_on_refused`` anything left behind is a ``DeleteRefused`` error at the end (the report rides along
+as ``error.report``). Any other failure stops the cleanup with the same typed error, saying what was
+deleted so far and what was not done. The report lists everything in the order of the actions, whatever
+order the deletes finished in.
 """
 
 from __future__ import annotations
@@ -90,22 +94,50 @@ class Deletions:
         return self.deleter.bulk(action.name_regex_delete, action.keep_n, action.name_regex_keep, action.older_than)
 
     def __call__(self, run, actions: Sequence) -> CleanupReport:
-        for i, action in enumerate(actions):
-            if isinstance(action, ScheduleBulkDelete):
-                self.report.notes.append(self._bulk(action))
-                continue
-            item = CleanupItem(action.what, action.reason)
-            try:
-                detail = self._delete(action)
-            except DeleteRefused as exc:
-                self.report.left_behind.append(CleanupItem(item.what, item.reason, exc.message))
-                if exc.status in _REGISTRY_WIDE:
-                    self._left_untried(actions[i + 1:], exc)
-                    break
-                continue
-            except ReleaseError as exc:
-                raise _stopped(exc, self.report, actions[i:]) from exc
-            self.report.deleted.append(CleanupItem(item.what, item.reason, detail))
+        """Carry out ``actions``: the first one alone (a registry that refuses all deletion, or the
+        credentials, is asked once), then as many at once as the deleter takes (``concurrency``, 1 unless
+        it says more); an object attached to an image only after the images' deletes."""
+        actions = list(actions)
+        width = max(1, int(getattr(self.deleter, "concurrency", 1) or 1))
+        outcomes: dict[int, tuple] = {}  # index -> ("deleted", detail) | ("refused", exc) | ("error", exc) | bulk
+        for start, end in _phases(actions):
+            if not outcomes:
+                outcomes[start] = self._outcome(actions[start])
+                start += 1
+            if not any(map(_stops, outcomes.values())):
+                _run_bounded(self._outcome, actions, start, end, width, outcomes)
+            if any(map(_stops, outcomes.values())):
+                break
+        return self._report(actions, outcomes)
+
+    def _outcome(self, action) -> tuple:
+        if isinstance(action, ScheduleBulkDelete):
+            return "bulk", self._bulk(action)
+        try:
+            return "deleted", self._delete(action)
+        except DeleteRefused as exc:
+            return "refused", exc
+        except ReleaseError as exc:
+            return "error", exc
+
+    def _report(self, actions: Sequence, outcomes: dict) -> CleanupReport:
+        """The report of what happened, in the order of the actions (whatever order they finished in)."""
+        untried = [a for i, a in enumerate(actions) if i not in outcomes]
+        failed = [i for i in sorted(outcomes) if outcomes[i][0] == "error"]
+        refusal = next((outcomes[i][1] for i in sorted(outcomes) if _stops(outcomes[i])), None)
+        for i in sorted(outcomes):
+            kind, value = outcomes[i]
+            if kind == "bulk":
+                self.report.notes.append(value)
+            elif kind == "deleted":
+                self.report.deleted.append(CleanupItem(actions[i].what, actions[i].reason, value))
+            elif kind == "refused":
+                self.report.left_behind.append(CleanupItem(actions[i].what, actions[i].reason, value.message))
+        if failed:
+            exc = outcomes[failed[0]][1]
+            raise _stopped(exc, self.report, [actions[i] for i in failed] + untried) from exc
+        if refusal is not None:
+            self._left_untried(untried, refusal)
         self._maybe_fail()
         return self.report
 
@@ -140,6 +172,51 @@ class Deletions:
             )
             err.report = report  # type: ignore[attr-defined]
             raise err
+
+
+def _stops(outcome: tuple) -> bool:
+    """A refusal of the whole registry (405) or any other failure: nothing more is sent."""
+    kind, value = outcome
+    return kind == "error" or (kind == "refused" and value.status in _REGISTRY_WIDE)
+
+
+def _phases(actions: Sequence) -> list[tuple[int, int]]:
+    """(start, end) of the runs of actions that may go at the same time: an object attached to an image
+    (a signature, an attestation) goes only after the deletes of the images, which come first."""
+    from image_release.core.actions import DeleteAttached
+    from image_release.core.signing import attached_subject
+
+    def attached(a) -> bool:
+        return isinstance(a, DeleteAttached) or (isinstance(a, DeleteTag) and attached_subject(a.tag) is not None)
+
+    bounds = [i for i in range(1, len(actions)) if attached(actions[i]) != attached(actions[i - 1])]
+    edges = [0, *bounds, len(actions)]
+    return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
+
+
+def _run_bounded(fn, actions: Sequence, start: int, end: int, width: int, outcomes: dict) -> None:
+    """``outcomes[i] = fn(actions[i])`` for ``start <= i < end``, at most ``width`` at once, started in
+    order; none starts once an outcome stops the cleanup (``_stops``), the ones already started finish."""
+    if width <= 1 or end - start <= 1:
+        for i in range(start, end):
+            outcomes[i] = fn(actions[i])
+            if _stops(outcomes[i]):
+                return
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    running: dict = {}
+    nxt, stopped = start, False
+    with ThreadPoolExecutor(min(width, end - start), thread_name_prefix="image-release-delete") as pool:
+        while running or (nxt < end and not stopped):
+            while not stopped and nxt < end and len(running) < width:
+                running[pool.submit(fn, actions[nxt])] = nxt
+                nxt += 1
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                i = running.pop(future)
+                outcomes[i] = future.result()
+                stopped = stopped or _stops(outcomes[i])
 
 
 def _stopped(exc: ReleaseError, report: CleanupReport, remaining: Sequence) -> ReleaseError:

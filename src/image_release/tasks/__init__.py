@@ -14,7 +14,7 @@ executor in invoke.yaml (Invoke reads it from config files only)::
     tasks: {executor_class: image_release.tasks.ReleaseExecutor}
 """
 
-from image_release.settings import KEY, defaults
+from image_release.defaults import KEY, defaults
 from image_release.tasks._boundary import install as _install_excepthook
 from image_release.tasks._build import build
 from image_release.tasks._clean import clean

@@ -8,6 +8,7 @@ import json
 from image_release.core.context import detect_context
 from image_release.core.plan import default_images, known_versions_from_tags, make_plan, release_version, versions_in_registry
 from image_release.errors import RegistryUnreachable, ReleaseError
+from image_release.pipeline import prefetch
 
 
 MAX_PAYLOAD_BYTES = 8 * 1024 * 1024  # GitHub's event payloads are a few KiB; a push of many commits, some MiB
@@ -67,7 +68,15 @@ def read_and_plan(run):
 
 
 def _known_versions(run, ctx, warnings: list[str]):
+    """The versions that exist: local git tags, origin's tags (in CI) and each image's tag list in the
+    registry. The registries are read in the background, one thread per registry host, while git is."""
     kv = run.settings.known_versions
+    images = _registry_images(run, ctx)
+    hosts = _by_host(images)
+    if hosts:
+        run.reporter  # noqa: B018 - made before the reads: a password they find is masked through it
+    for host, group in hosts.items():
+        prefetch.start(run, ("tags", host), lambda g=group: _read_tags(run, g))
     tags: list[str] = []
     if kv.get("git", True):
         tags += run.git.tag_names()
@@ -80,21 +89,56 @@ def _known_versions(run, ctx, warnings: list[str]):
     versions = known_versions_from_tags(tags)
     # The registry is asked when the plan decides what is published or is what was asked for;
     # `invoke build` or `invoke build tag` publish nothing and skip the request.
-    if kv.get("registry", True) and (run.will_run("publish") or "plan" in run.request.requested):
-        for image in default_images(ctx, run.settings.images, run.settings.semantics):
-            versions += _registry_versions(run, image, warnings)
+    read: dict[str, object] = {}
+    for host, group in hosts.items():
+        read.update(prefetch.result(run, ("tags", host), lambda g=group: _read_tags(run, g)))
+    for image in images:
+        versions += _registry_versions(run, image, read[image], warnings)
     return versions
 
 
-def _registry_versions(run, image: str, warnings: list[str]):
-    try:
-        name, client = run.registry_for(image)
-        tags = client.list_tags(name.repository)
-    except ReleaseError as e:
+def _registry_images(run, ctx) -> tuple[str, ...]:
+    """The images whose tag lists the plan reads (see _known_versions), in the order of release.images."""
+    if run.settings.known_versions.get("registry", True) and (run.will_run("publish")
+                                                            or "plan" in run.request.requested):
+        return default_images(ctx, run.settings.images, run.settings.semantics)
+    return ()
+
+
+def _by_host(images) -> dict[str, list[str]]:
+    """The images grouped by registry host (an image whose name does not parse is a group of its own: its
+    error is reported like a registry's)."""
+    from image_release.core.image_ref import parse_image
+
+    groups: dict[str, list[str]] = {}
+    for image in images:
+        try:
+            host = parse_image(image).registry
+        except ReleaseError:
+            host = f"?{image}"
+        groups.setdefault(host, []).append(image)
+    return groups
+
+
+def _read_tags(run, images) -> dict[str, object]:
+    """image -> its tag list, or the ReleaseError that kept it from being read (one registry host)."""
+    out: dict[str, object] = {}
+    for image in images:
+        try:
+            name, client = run.registry_for(image)
+            out[image] = client.list_tags(name.repository)
+        except ReleaseError as e:
+            out[image] = e
+    return out
+
+
+def _registry_versions(run, image: str, tags, warnings: list[str]):
+    if isinstance(tags, ReleaseError):
         run.registry_tags[image] = None
-        if isinstance(e, RegistryUnreachable):  # the preflight says so once, without a second round
-            run.unreachable[image] = e
-        warnings.append(f"could not read the tags of {image} ({e.message}); floating tags are decided from git tags only")
+        if isinstance(tags, RegistryUnreachable):  # the preflight says so once, without a second round
+            run.unreachable[image] = tags
+        warnings.append(f"could not read the tags of {image} ({tags.message}); floating tags are decided from "
+                        "git tags only")
         return []
     run.registry_tags[image] = tags
     return versions_in_registry(tags, run.settings)
@@ -121,6 +165,7 @@ class PlanStep:
                 checks.Check("something to publish", checks.publishes_something))
 
     def run(self, run) -> None:
+        start_preflight_reads(run)  # the plan first, then the reads of the checks that follow it
         from image_release.core.plan import explain
 
         plan = run.plan
@@ -137,3 +182,28 @@ class PlanStep:
             "version": str(plan.version) if plan.version else "",
             "tags": "\n".join(plan.refs()),
         })
+
+
+def start_preflight_reads(run) -> None:
+    """Start the network reads of the checks that will follow the plan (one registry ping per host, the
+    forge's preflight), so that they overlap with the other checks (git status, the engine's start-up, the
+    notes); each check collects its read where it ran it before (pipeline.prefetch). Only for the checks
+    this run will make: a dry run makes none of them, a skipped step none of its own."""
+    if run.dry_run:
+        return
+    from image_release.pipeline.steps import STEPS
+
+    if run.will_run("publish") and not STEPS["publish"].skip(run):
+        for host, group in _by_host([i for i in run.plan.images if i not in run.unreachable]).items():
+            if not host.startswith("?"):
+                prefetch.start(run, ("ping", host), lambda image=group[0]: run.registry_for(image)[1].ping())
+    if run.will_run("release") and run.settings.forge.preflight and not STEPS["release"].skip(run):
+        prefetch.start(run, ("forge",), lambda: _forge_preflight(run))
+
+
+def _forge_preflight(run) -> None:
+    from image_release.pipeline.forges import client_for, forge_target
+
+    target = forge_target(run)
+    if target.kind != "none":
+        client_for(run, target).preflight()
