@@ -112,3 +112,11 @@ def test_invoke_clean_finishes_a_replacement_left_marked(tmp_path, registry_repo
     proj.invoke("release", "--tag", "v1.2.3")
     assert skopeo_digest(f"{registry_repo}@{old}") is None
     assert trials.untagged_images(registry_repo) == set()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("offset", [0.0, 0.5])
+def test_a_same_version_race_ends_with_every_tag_on_one_image(tmp_path, services, offset):
+    """Two `invoke release --tag v1.2.3` at once from two clones with different content ended with `1.2.3`
+    on one image and `1.2`/`1`/`latest` on another, both exiting 0."""
+    assert trials.race_trial(tmp_path, services.registry, offset) == []
