@@ -119,13 +119,14 @@ def parse_record(text: str, source: str) -> DigestRecord:
 @dataclass(frozen=True)
 class PlatformManifest:
     """What the registry holds under a record's digest (read by the publish step): the manifest's media type
-    and size, and from its config the platform and the revision label (None: not read, or absent)."""
+    and size, and, when its config was read (``config_read``), the platform and the revision label."""
 
     digest: str
     media_type: str
     size: int
     platform: str | None = None
     revision: str | None = None
+    config_read: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,8 +215,11 @@ def check_manifest(rec: DigestRecord, found: PlatformManifest | None, commit: st
     if found.media_type not in ONE_PLATFORM:
         raise ConfigError(f"{where} is {found.media_type}, not a one-platform image manifest",
                           hint="record one-platform builds (`invoke build --platform P --push-by-digest`)")
-    if found.platform is not None and not same_platform(found.platform, rec.platform):
-        raise ConfigError(f"{where} is a {found.platform} image, and {rec.source} says {rec.platform}", hint=HINT)
+    if not found.config_read:
+        return  # another repository of the same images: the first one's config was checked
+    if not same_platform(found.platform, rec.platform):
+        raise ConfigError(f"{where} is a {found.platform or 'platform-less'} image, and {rec.source} says "
+                          f"{rec.platform}", hint=HINT)
     revision = found.revision
     if commit and (revision is None or not _same_commit(revision, commit)):
         said = f"commit {revision[:12]}" if revision else f"no {REVISION} label"

@@ -112,16 +112,24 @@ def _platform_manifest(run, image: str, digest: str, full: bool):
     found = PlatformManifest(manifest.digest, manifest.media_type, manifest.size)
     if manifest.is_index:
         return found
-    config_digest = str((manifest.json().get("config") or {}).get("digest") or "")
-    config = client.get_blob(repo, config_digest)
+    try:
+        config_digest = str((manifest.json().get("config") or {}).get("digest") or "")
+    except (ValueError, AttributeError):
+        config_digest = ""
+    config = client.get_blob(repo, config_digest) if config_digest else None
     if config is None:
-        return found
+        return PlatformManifest(manifest.digest, manifest.media_type, manifest.size, config_read=True)
     import json
 
-    doc = json.loads(config)
-    platform = "/".join(str(doc[k]) for k in ("os", "architecture", "variant") if doc.get(k)) or None
-    labels = (doc.get("config") or {}).get("Labels") or {}
-    return PlatformManifest(manifest.digest, manifest.media_type, manifest.size, platform, labels.get(REVISION))
+    try:
+        doc = json.loads(config)
+        platform = "/".join(str(doc[k]) for k in ("os", "architecture", "variant") if doc.get(k)) or None
+        labels = (doc.get("config") or {}).get("Labels") or {}
+        revision = labels.get(REVISION) if isinstance(labels.get(REVISION), str) else None
+    except (ValueError, AttributeError, TypeError):  # not an image config: neither platform nor commit
+        return PlatformManifest(manifest.digest, manifest.media_type, manifest.size, config_read=True)
+    return PlatformManifest(manifest.digest, manifest.media_type, manifest.size, platform, revision,
+                            config_read=True)
 
 
 def merge_index(run):
