@@ -291,14 +291,11 @@ class _Run:
 
 def _publish(run, image):
     """The publish step for one image: read, let core decide, apply (pipeline.steps.publishing)."""
-    from image_release.core.publish import after_publish_actions, publish_actions
-    from image_release.pipeline.apply_image import MARKED, release_layouts
-    from image_release.pipeline.runner import apply
-    from image_release.pipeline.steps.publishing import our_digest, read_facts
+    from image_release.pipeline.apply_image import release_layouts
+    from image_release.pipeline.steps.publishing import publish_image
 
     try:
-        apply(run, publish_actions(run.plan, read_facts(run, image, our_digest(run, None))))
-        apply(run, after_publish_actions(image, run.cache.get(MARKED, {}).get(image, ())))
+        publish_image(run, image)
     finally:
         release_layouts(run)
 

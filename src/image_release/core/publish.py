@@ -121,9 +121,11 @@ def publish_actions(plan, facts: PublishFacts, index=None) -> list[Action]:
     return actions
 
 
-def after_publish_actions(image: str, marked_meanwhile: Sequence[str]) -> list[Action]:
+def after_publish_actions(image: str, marked_meanwhile: Sequence[str], old_left: str | None = None) -> list[Action]:
     """What publishing ``image`` still does once its actions ran: delete the images this run marked
-    replaced right before its version PUT (another run of the same version had put them there), each
-    once no tag points at it. Nothing when there was no such race."""
-    digests = tuple(dict.fromkeys(marked_meanwhile))
+    replaced right before its version PUT (another run of the same version had put them there), and the
+    old image of the version when it is still there (``old_left``: ``DeleteIfUntagged`` kept it because
+    the version tag had moved on to a third image, another run's, by then), each once no tag but its
+    record points at it. Nothing when there was no such race."""
+    digests = tuple(dict.fromkeys(tuple(marked_meanwhile) + ((old_left,) if old_left else ())))
     return [FinishReplacements(image, digests)] if digests else []

@@ -164,6 +164,31 @@ def merged(run):
     return merge_index(run) if merge_sources(run) else None
 
 
+def publish_image(run, image: str, index=None) -> None:
+    """Publish ``image``: read what the registry holds, let core decide (``core.publish``), apply; then
+    finish what a same-version race left (``after_publish_actions``). ``index``: a merged index to publish
+    instead of this run's build."""
+    from image_release.pipeline.apply_image import MARKED
+    from image_release.pipeline.runner import apply
+
+    actions = publish_actions(run.plan, read_facts(run, image, our_digest(run, index)), index)
+    if apply(run, actions):  # False in a dry run: nothing was replaced, nothing marked
+        left = _old_left(run, image, actions)
+        apply(run, after_publish_actions(image, run.cache.get(MARKED, {}).get(image, ()), left))
+
+
+def _old_left(run, image: str, actions) -> str | None:
+    """The old image a re-release replaced, when it is still in the registry after ``DeleteIfUntagged``
+    (one HEAD by digest; None when it is gone or nothing was replaced)."""
+    from image_release.core.actions import DeleteIfUntagged
+
+    old = next((a.digest for a in actions if isinstance(a, DeleteIfUntagged)), None)
+    if old is None:
+        return None
+    name, client = run.registry_for(image)
+    return old if client.head_manifest(name.repository, old) is not None else None
+
+
 class PublishStep:
     name = "publish"
 
@@ -174,17 +199,14 @@ class PublishStep:
         return (Check("registries", checks.registries, REAL), Check("merge inputs", check_merge))
 
     def run(self, run) -> None:
-        from image_release.pipeline.apply_image import MARKED, release_layouts
-        from image_release.pipeline.runner import apply
+        from image_release.pipeline.apply_image import release_layouts
 
         index = merged(run)
         try:
             for image in run.plan.images:
                 with run.group(f"publish {image}"):
                     try:
-                        facts = read_facts(run, image, our_digest(run, index))
-                        apply(run, publish_actions(run.plan, facts, index))
-                        apply(run, after_publish_actions(image, run.cache.get(MARKED, {}).get(image, ())))
+                        publish_image(run, image, index)
                     except ReleaseError as e:
                         raise once_published(run, e, f"publishing {image} stopped: {e.message}", RERUN) from None
         finally:
