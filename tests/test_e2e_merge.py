@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import subprocess
 import uuid
 from pathlib import Path
@@ -55,14 +56,14 @@ def build_platform(origin: Project, base: Path, platform: str, tag: str, env: di
     return record
 
 
-def merge_job(origin: Project, base: Path, tag: str, records, *args: str, check: bool = True):
+def merge_job(origin: Project, base: Path, tag: str, records, *args: str, check: bool = True, env: dict | None = None):
     """The merge job: a third clone with the records as downloaded artifacts, `invoke release --merge`."""
     job = clone(origin, base / f"merge-{uuid.uuid4().hex[:6]}", tag)
     for rec in records:
         dest = job.path / "dist" / "digests" / rec.parent.name / rec.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(rec, dest)
-    return job, job.invoke("release", "--tag", tag, "--merge", "dist/digests", *args, check=check)
+    return job, job.invoke("release", "--tag", tag, "--merge", "dist/digests", *args, check=check, env=env)
 
 
 def record(path: Path) -> dict:
@@ -247,3 +248,27 @@ def test_a_pull_request_with_two_platforms_builds_without_pushing(tmp_path, regi
     host, _, repo = registry_repo.partition("/")
     listing = subprocess.run(["curl", "-s", f"http://{host}/v2/{repo}/tags/list"], capture_output=True, text=True)
     assert "NAME_UNKNOWN" in listing.stdout, "the repository was never created: nothing was pushed"
+
+
+@pytest.mark.slow
+def test_a_signed_merge_signs_the_index_and_each_platform_manifest(tmp_path, registry_repo):
+    from image_release.adapters import keys
+
+    pair = keys.generate_key_pair("merge-Key-pw")
+    (tmp_path / "cosign.pub").write_bytes(pair.public_pem)
+    origin = platforms_project(tmp_path / "origin", registry_repo)
+    yaml = origin.path / "invoke.yaml"
+    yaml.write_text(yaml.read_text() + "  sign:\n    key_env: COSIGN_KEY\n    password_env: COSIGN_PASSWORD\n")
+    origin.git("commit", "-qam", "ci: sign")
+    origin.tag("v1.2.3")
+    env = clean_env(COSIGN_KEY=pair.private_pem.decode(), COSIGN_PASSWORD="merge-Key-pw")
+    records = [build_platform(origin, tmp_path, p, "v1.2.3") for p in TWO]  # a build signs nothing
+    job, out = merge_job(origin, tmp_path, "v1.2.3", records, env=env)
+    index = skopeo_digest(f"{registry_repo}:1.2.3")
+    tags = skopeo_tags(registry_repo)
+    for digest in [index] + [record(r)["digest"] for r in records]:
+        assert digest.replace(":", "-") + ".sig" in tags, (digest, tags)
+    verified = subprocess.run([sys.executable, "-m", "invoke", "verify", f"{registry_repo}:1.2.3", "--key",
+                               str(tmp_path / "cosign.pub")], cwd=job.path, env=env, capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "merge-Key-pw" not in out.stdout + out.stderr
