@@ -2,10 +2,12 @@
 
 What the build produces follows what the run will do with it:
 
-- one platform: loaded into the engine's store; the publish step pushes it (its OCI layout) with the tool's
-  own registry client;
-- several platforms, published in this run: an OCI layout (a BuildKit build to ``oci:PATH``) that the
-  publish step pushes, index and all; never a build that pushes by itself;
+- one platform (``--platform`` too): loaded into the engine's store, whatever the builder (the classic
+  builder, BuildKit built into dockerd, buildx with any driver); the push exports it as an OCI layout
+  (``Engine.export_oci``) and pushes that with the tool's own registry client;
+- several platforms, published in this run: an OCI layout (a buildx build to ``oci:PATH``, which needs a
+  builder with the OCI exporter, e.g. the docker-container driver) that the publish step pushes, index
+  and all; never a build that pushes by itself;
 - several platforms, nothing published (a pull request, or ``invoke build`` alone): the build cache only,
   and the step says that nothing is pushed;
 - ``--platform P --push-by-digest`` (one job of a CI matrix): that one platform, pushed to every image
@@ -74,7 +76,7 @@ def build_spec(run, layout: str | None = None):
         off = (spec.buildkit or "auto").strip().lower() == "off"
         spec = replace(spec, platforms=() if off else (platform,))
     output = build_output(spec.platforms, _pushed_later(run))
-    if output == "push" or (by_digest and run.plan.push):
+    if output == "push":  # several platforms: BuildKit's OCI exporter; the publish step pushes the layout
         output = f"oci:{layout or '<a temporary OCI layout>'}"
     return replace(spec, output=output)
 
