@@ -272,3 +272,41 @@ def test_a_signed_merge_signs_the_index_and_each_platform_manifest(tmp_path, reg
                                str(tmp_path / "cosign.pub")], cwd=job.path, env=env, capture_output=True, text=True)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "merge-Key-pw" not in out.stdout + out.stderr
+
+
+def test_a_per_platform_dry_run_writes_nothing_and_a_pull_request_pushes_nothing(tmp_path, registry_repo):
+    origin = platforms_project(tmp_path / "origin", registry_repo)
+    origin.tag("v1.2.3")
+    job = clone(origin, tmp_path / "job", "v1.2.3")
+    dry = job.invoke("build", "--tag", "v1.2.3", "--platform", "linux/arm64", "--push-by-digest", "--dry-run")
+    assert "dry run: would build" in dry.stdout
+    assert f"dry run: would push the linux/arm64 image to {registry_repo} by digest only" in dry.stdout
+    assert not (job.path / "dist").exists() and skopeo_tags(registry_repo) == []
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"number": 3, "pull_request": {"number": 3, "head": {"sha": job.head()}},
+                                 "repository": {"default_branch": "main", "full_name": "acme/app"}}))
+    pr = clean_env(GITHUB_ACTIONS="true", GITHUB_EVENT_NAME="pull_request", GITHUB_REF="refs/pull/3/merge",
+                   GITHUB_SHA=job.head(), GITHUB_REPOSITORY="acme/app", GITHUB_EVENT_PATH=str(event))
+    out = job.invoke("build", "--platform", "linux/arm64", "--push-by-digest", env=pr)
+    assert "nothing is pushed: release.publish.pr is false" in out.stdout and "no tag moved" not in out.stdout
+    assert not (job.path / "dist" / "digests").exists()
+    host, _, repo = registry_repo.partition("/")
+    listing = subprocess.run(["curl", "-s", f"http://{host}/v2/{repo}/tags/list"], capture_output=True, text=True)
+    assert "NAME_UNKNOWN" in listing.stdout
+
+
+def test_push_by_digest_needs_one_platform_and_the_classic_builder_builds_only_its_own(tmp_path, registry_repo):
+    origin = platforms_project(tmp_path / "origin", registry_repo)
+    origin.tag("v1.2.3")
+    out = origin.invoke("build", "--tag", "v1.2.3", "--push-by-digest", check=False)
+    assert out.returncode == 2 and "--push-by-digest builds one platform" in out.stderr and "hint:" in out.stderr
+    yaml = origin.path / "invoke.yaml"
+    yaml.write_text(yaml.read_text().replace("    network: host\n", "    network: host\n    buildkit: \"off\"\n"))
+    origin.git("commit", "-qam", "ci: the classic builder")
+    origin.git("tag", "-f", "v1.2.3")
+    native = build_platform(origin, tmp_path, "linux/amd64", "v1.2.3")
+    assert record(native)["platform"] == "linux/amd64"
+    other = clone(origin, tmp_path / "arm", "v1.2.3")
+    out = other.invoke("build", "--tag", "v1.2.3", "--platform", "linux/arm64", "--push-by-digest", check=False)
+    assert out.returncode == 1 and "not linux/arm64" in out.stderr and "BuildKit" in out.stderr
+    assert not (other.path / "dist" / "digests").exists()

@@ -81,13 +81,16 @@ def build_spec(run, layout: str | None = None):
     return replace(spec, output=output)
 
 
-def check_build_options(run) -> None:
-    """``--platform`` and ``--push-by-digest`` make a spec that must pass the same checks as the plan's."""
+def check_build_inputs(run) -> None:
+    """The spec this step will build (the plan's, for ``--platform``'s one platform, with the output the run
+    needs), as written (core) and the files it names (the engine adapter): the engine trusts a spec that
+    passed here."""
+    from image_release.adapters.engine import check_build_paths
     from image_release.core.build_spec import validate_build_spec
 
-    platform, _by_digest = build_options(run)
-    if platform is not None:
-        validate_build_spec(build_spec(run, "layout"), run.env)
+    spec = build_spec(run, "layout")
+    check_build_paths(spec)
+    validate_build_spec(spec, run.env)
 
 
 class BuildStep:
@@ -103,8 +106,7 @@ class BuildStep:
 
     def checks(self, run):
         return (
-            Check("build inputs", checks.build_inputs),
-            Check("build options", check_build_options),
+            Check("build inputs", check_build_inputs),
             Check("working tree", checks.clean_tree, WARN_IN_DRY_RUN),
             Check("images and tag", checks.images_and_tag),
             Check("engine", checks.engine, REAL),
