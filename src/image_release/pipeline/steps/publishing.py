@@ -164,6 +164,14 @@ def merged(run):
     return merge_index(run) if merge_sources(run) else None
 
 
+def merged_platforms(run) -> tuple[str, ...]:
+    """What the release notes say of each platform of a ``--merge`` run (``linux/arm64 (sha256:...)``,
+    core.merge.platform_lines), () for any other run: for ``releasing.notes_input``'s ``platforms``."""
+    from image_release.core.merge import platform_lines
+
+    return platform_lines(merged(run))
+
+
 def publish_image(run, image: str, index=None) -> None:
     """Publish ``image``: read what the registry holds, let core decide (``core.publish``), apply; then
     finish what a same-version race left (``after_publish_actions``). ``index``: a merged index to publish
