@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.fixtures import trials
-from tests.fixtures.project import clean_env, digests, write_project
+from tests.fixtures.project import clean_env, write_project
 from tests.fixtures.services import skopeo_digest, skopeo_tags
 
 pytestmark = pytest.mark.services
