@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from typing import Mapping, Sequence
-
 from image_release.core.actions import Action, DeleteAttached, DeleteManifest, DeleteTag
 from image_release.core.image_ref import short_digest
 from image_release.core.retention import DELETE, RetentionPlan
