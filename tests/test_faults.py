@@ -1,8 +1,8 @@
 """Faults injected between the tool and the real registry, and between the tool and the GitHub fake.
 
 Each test runs the real `invoke` command line in a temp git project whose image lives at the fault
-proxy's address (``127.0.0.1:<proxy>/t/<random>``): the tool's own registry client *and* dockerd's
-push go through the proxy (dockerd speaks plain HTTP to loopback registries). After each run the
+proxy's address (``127.0.0.1:<proxy>/t/<random>``): the tool's own registry client does every request,
+the push of the version tag's blobs and manifest included (the engine pushes nothing). After each run the
 registry is read by an independent client (skopeo, straight at 127.0.0.1:5000).
 """
 
@@ -27,7 +27,6 @@ FAST_RETRY = (
     "  registry:\n    timeout: 1\n"
 )
 TOOL = "python-requests"  # the tool's registry client, as the proxy sees it
-ENGINE = "docker/"  # dockerd pushing
 
 
 @pytest.fixture
@@ -83,16 +82,23 @@ TRANSIENT = [
     pytest.param("reset", "HEAD", r"/manifests/1\.2\.3$", TOOL, {}, "ConnectionError", id="reset-HEAD-version"),
     pytest.param("delay", "PUT", r"/manifests/1$", TOOL, {"seconds": 3}, "Timeout", id="timeout-PUT-floating"),
     pytest.param(500, "GET", r"^/v2/$", TOOL, {}, "HTTP 500", id="500-ping"),
-    # the read-back of the pushed version tag is a GET (its bytes are what the other tags get)
-    pytest.param(502, "GET", r"/manifests/1\.2\.3$", TOOL, {}, "HTTP 502", id="502-GET-manifest"),
+    # the version's manifest is not read back (its PUT's answer is the read-back); the tag list is a GET
+    pytest.param(502, "GET", r"/tags/list", TOOL, {}, "HTTP 502", id="502-GET-tags"),
     pytest.param(503, "PUT", r"/manifests/1\.2$", TOOL, {}, "HTTP 503", id="503-PUT-floating"),
     # the settling read of the version tag after every other tag is put (the PUT answers are their read-back)
     pytest.param(504, "HEAD", r"/manifests/1\.2\.3$", TOOL, {}, "HTTP 504", id="504-HEAD-readback"),
     pytest.param(408, "PUT", r"/manifests/latest$", TOOL, {}, "HTTP 408", id="408-PUT-latest"),
     pytest.param(429, "PUT", r"/manifests/1$", TOOL, {"retry_after": 1}, "HTTP 429 (Retry-After 1)",
                  id="429-retry-after"),
-    pytest.param(503, "PUT", r"/manifests/1\.2\.3$", ENGINE, {}, "503", id="engine-503-PUT-version"),
-    pytest.param("reset", "PUT", r"/manifests/1\.2\.3$", ENGINE, {}, "", id="engine-reset-PUT-version"),
+    # the version tag is pushed by the tool's own client (blobs, then the manifest), not by the engine
+    pytest.param(503, "PUT", r"/manifests/1\.2\.3$", TOOL, {}, "503", id="503-PUT-version"),
+    pytest.param("reset", "PUT", r"/manifests/1\.2\.3$", TOOL, {}, "", id="reset-PUT-version"),
+    pytest.param("delay", "PUT", r"/manifests/1\.2\.3$", TOOL, {"seconds": 0.1}, "", id="eof-PUT-version"),
+    pytest.param(429, "POST", r"/blobs/uploads/$", TOOL, {}, "HTTP 429", id="429-blob-upload-start"),
+    pytest.param("delay", "POST", r"/blobs/uploads/$", TOOL, {"seconds": 0.1}, "", id="eof-blob-upload-start"),
+    pytest.param("reset", "PUT", r"/blobs/uploads/[^/?]+\?", TOOL, {}, "", id="reset-blob-PUT"),
+    pytest.param(503, "PUT", r"/blobs/uploads/[^/?]+\?", TOOL, {}, "HTTP 503", id="503-blob-PUT"),
+    pytest.param(500, "HEAD", r"/blobs/sha256:", TOOL, {}, "HTTP 500", id="500-blob-HEAD"),
 ]
 
 
@@ -174,7 +180,7 @@ def test_lasting_fault_on_a_floating_tag_stops_says_what_was_published_and_rerun
 
 def test_lasting_engine_push_fault_publishes_nothing_and_rerun_converges(setup):
     old = _first_release(setup)
-    rule = setup.proxy.status("PUT", r"/manifests/1\.2\.0$", 500, times=None, agent=ENGINE)
+    rule = setup.proxy.status("PUT", r"/manifests/1\.2\.0$", 500, times=None, agent=TOOL)  # our own push
     err = failed(setup.release("v1.2.0"))
     assert rule.hits == 4
     assert "1.2.0" in err and "re-run the same command" in err
@@ -186,7 +192,8 @@ def test_lasting_engine_push_fault_publishes_nothing_and_rerun_converges(setup):
 
 def test_lasting_fault_after_the_version_tag_leaves_floating_tags_alone(setup):
     old = _first_release(setup)
-    setup.proxy.status("GET", r"/manifests/1\.2\.0$", 502, times=None, agent=TOOL)  # the read-back after the push
+    # the first request after the version tag's PUT (whose answer is its read-back: no GET follows)
+    setup.proxy.status("PUT", r"/manifests/1\.2$", 502, times=None, agent=TOOL)
     err = failed(setup.release("v1.2.0"))
     assert re.search(r"already published: \S+:1\.2\.0", err)
     assert "re-run the same command" in err
@@ -197,6 +204,7 @@ def test_lasting_fault_after_the_version_tag_leaves_floating_tags_alone(setup):
 
 def test_lasting_fault_on_the_readback_says_what_was_published(setup):
     old = _first_release(setup)
+    setup.proxy.add("HEAD", r"/manifests/1\.2\.0$", "pass", agent=TOOL)  # the read right before the version PUT
     setup.proxy.status("HEAD", r"/manifests/1\.2\.0$", 503, times=None, agent=TOOL)  # settling the version's tags
     err = failed(setup.release("v1.2.0"))
     assert "already published:" in err and "re-run the same command" in err

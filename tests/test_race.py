@@ -97,6 +97,8 @@ def test_the_lower_release_overwriting_after_the_higher_ones_put_is_repaired_and
 
         pb.add("PUT", r"/manifests/1$", "pass", agent="python-requests", after=b_put.set)
         pa.hold("PUT", r"/manifests/1$", b_put, agent="python-requests")
+        # B's first HEAD of its version tag is the read right before its PUT; the second settles its tags
+        pb.add("HEAD", r"/manifests/1\.3\.0$", "pass", agent="python-requests")
         pb.hold("HEAD", r"/manifests/1\.3\.0$", a_at_repair, agent="python-requests", after=b_read.set)
         pa.hold("GET", r"/tags/list", b_read, before=a_at_repair.set)
 

@@ -122,3 +122,11 @@ def test_a_tag_that_is_not_a_version_on_head_leaves_a_branch_build(tmp_path, reg
     sha = proj.git("rev-parse", "--short=7", "HEAD")
     assert "release plan: branch main" in out.stdout
     assert not _not_built(f"{registry_repo}:main-{sha}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("offset", [0.0, 0.5])
+def test_a_same_version_race_ends_with_every_tag_on_one_image(tmp_path, services, offset):
+    """Two `invoke release --tag v1.2.3` at once from two clones with different content ended with `1.2.3`
+    on one image and `1.2`/`1`/`latest` on another, both exiting 0."""
+    assert trials.race_trial(tmp_path, services.registry, offset) == []

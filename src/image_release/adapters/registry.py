@@ -16,7 +16,8 @@ from here):
 - DELETE by digest removes every tag on that digest. ``delete_tag`` removes one tag alone: the OCI tag DELETE
   where the registry has it, else a unique throwaway manifest (same blobs, one extra annotation) is put on the
   tag and that digest deleted.
-- Blobs: ``blob_exists``, ``mount_blob`` (from another repository of the same registry, no upload) and
+- Blobs: ``blob_exists``, ``get_blob`` (an image config, bounded, checked against its digest), ``mount_blob``
+  (from another repository of the same registry, no upload) and
   ``upload_blob`` (monolithic: POST, then PUT with the digest), and ``push_blob`` (mount, else upload if
   absent), so an image can be pushed by digest without the engine.
 - ``stats`` counts every request sent (retries and token fetches included) for the benchmarks.
@@ -400,6 +401,28 @@ class RegistryClient(RegistryHttp):
             raise self._fail(resp, what)
         length = resp.headers.get("Content-Length") or "0"
         return int(length) if length.isdigit() else 0
+
+    def get_blob(self, repo: str, digest: str, *, limit: int = MANIFEST_LIMIT) -> bytes | None:
+        """The blob ``digest`` of ``repo`` (an image config, say: at most ``limit`` bytes), checked against its
+        digest; None when the repository does not have it. A redirect to another host (blob storage) is
+        followed without the registry's credentials."""
+        validate_repository(repo)
+        validate_digest(digest)
+        what = f"GET {self.host}/{repo} blob {digest}"
+        resp = self._call("GET", f"/v2/{repo}/blobs/{digest}", repo=repo, actions=("pull",), what=what, limit=limit,
+                          foreign_redirect_ok=True)
+        if resp.foreign_redirect:
+            location = resp.headers.get("Location") or ""
+            resp = self._send("GET", urljoin(resp.url, location), what=what, limit=limit)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise self._fail(resp, what)
+        data = resp.content
+        if sha256_digest(data) != digest:
+            raise RegistryError(f"{what}: the registry sent other content (sha256 {sha256_digest(data)})",
+                                hint="the registry or a proxy altered the blob; retry, and check any proxy in between")
+        return data
 
     def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
         """Mount blob ``digest`` from ``from_repo`` into ``repo`` (same registry, nothing uploaded). False when

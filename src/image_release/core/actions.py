@@ -57,17 +57,54 @@ class TagLocal(Action):
 
 @dataclass(frozen=True)
 class PushVersion(Action):
-    """Push ``image:tag`` once (blobs and manifest), from the image built in this run, or take the
-    digest a build that pushed by itself reported; then read it back. Every other tag of the release
-    is put afterwards as a manifest (``PutTags``)."""
+    """Push ``image:tag`` once through the tool's own registry client, then every other tag of the release
+    is put as a manifest (``PutTags``). The source is the image built in this run (its blobs, then its
+    manifest), or ``index``: an OCI image index over per-platform digests already in the registry
+    (``core.merge.MergedIndex``, from ``invoke release --merge``), of which only the index itself is put.
+
+    ``guarded``: ``tag`` is the version's own tag, so it is read again right before the manifest PUT: an
+    image another run put there since the plan read ``replaces`` (the digest the tag pointed at then,
+    None when absent) is marked replaced before the PUT (``core.publish.replaced_meanwhile``)."""
 
     image: str
     tag: str
     later_tags: tuple[str, ...] = ()  # for the description only
+    replaces: str | None = None
+    guarded: bool = False
+    index: object | None = field(default=None, repr=False)  # a core.merge.MergedIndex
 
     def describe(self) -> str:
         rest = ", ".join(self.later_tags) or "no other tags"
+        if self.index is not None:
+            return (f"put the image index {short_digest(self.index.digest)} over "
+                    f"{self.index.describe_platforms()} as {self.image}:{self.tag}, then add {rest} as "
+                    "manifests (no blob moves)")
         return f"push {self.image}:{self.tag} once, then add {rest} as manifests (no blob re-upload)"
+
+    def details(self) -> tuple[str, str] | None:
+        if self.index is None:
+            return None
+        return f"image index {self.index.digest} (dry run)", self.index.text()
+
+
+@dataclass(frozen=True)
+class PushByDigest(Action):
+    """Push the one-platform image built in this run to every one of ``images`` by digest only (no tag
+    moves: blobs, then the manifest under its digest), and record the digest for a later merge in
+    ``record_dir/<image-safe-name>/<platform-safe>.json`` (``core.merge.record_path``), with the
+    platform, the image and the ``commit``."""
+
+    images: tuple[str, ...]
+    platform: str
+    record_dir: str
+    commit: str | None = None
+
+    def describe(self) -> str:
+        from image_release.core.merge import record_path
+
+        where = ", ".join(record_path(self.record_dir, i, self.platform) for i in self.images)
+        return (f"push the {self.platform} image to {', '.join(self.images)} by digest only (no tag moves), and "
+                f"record its digest in {where}")
 
 
 @dataclass(frozen=True)
@@ -136,7 +173,9 @@ class DeleteIfUntagged(Action):
 @dataclass(frozen=True)
 class FinishReplacements(Action):
     """Delete the images that earlier releases marked replaced and did not delete (killed, refused,
-    or lost a same-version race), each once no tag but its record points at it."""
+    or lost a same-version race), each once no tag but its record points at it. The publish step also
+    hands it the images it marked right before its own version PUT (another run of the same version had
+    put them there meanwhile: see ``PushVersion``)."""
 
     image: str
     digests: tuple[str, ...]

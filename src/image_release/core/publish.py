@@ -3,7 +3,10 @@
 Order, for ``1.2.3`` with ``1.2``, ``1`` and ``latest``:
 
 1. ``PushVersion``: the first tag (the version's own on a release) pushed once, blobs and manifest,
-   and read back.
+   through the tool's own registry client (the image built in this run, or an index over per-platform
+   digests: ``core.merge``). Right before its manifest PUT the version tag is read again: an image
+   another run put there since the plan read it is marked replaced first (``replaced_meanwhile``), so
+   that a same-version race leaves no image nobody marked.
 2. ``PutTags``: every other tag, the same manifest put byte for byte (no blob moves twice), each
    checked to resolve to it.
 3. ``Converge``: the other tags settled against concurrent releases: floating tags on the highest
@@ -17,7 +20,9 @@ Order, for ``1.2.3`` with ``1.2``, ``1`` and ``latest``:
 
 Before anything moves, a re-release marks the old image (``MarkReplaced``: a tag
 ``sha256-<hex>.replaced`` on it), so that a run killed in between, a delete that failed or a lost
-same-version race leaves a record: the next run finishes any replacement it finds marked.
+same-version race leaves a record: the next run finishes any replacement it finds marked. The images
+this run marked right before its version PUT go the same way once its actions ran
+(``after_publish_actions``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class PublishFacts:
     image: str
     old_digest: str | None = None  # what the version tag pointed at (None: it did not exist)
     marked: tuple[str, ...] = ()  # images an earlier run marked replaced and did not delete
+    ours: str | None = None  # the digest this run will push, when known before pushing (None: unknown)
 
 
 def replaced_tag(digest: str) -> str:
@@ -76,7 +82,18 @@ def version_tag(plan) -> str | None:
     return None
 
 
-def publish_actions(plan, facts: PublishFacts) -> list[Action]:
+def replaced_meanwhile(read_by_plan: str | None, now: str | None, ours: str) -> str | None:
+    """The image to mark replaced right before this run puts its version tag: the one the tag points at
+    ``now``, when that is neither what the plan read (``MarkReplaced`` marked that one already) nor this
+    run's own image (another run pushed the same content: nothing is replaced). None: nothing to mark."""
+    if now is None or now == ours or now == read_by_plan:
+        return None
+    return now
+
+
+def publish_actions(plan, facts: PublishFacts, index=None) -> list[Action]:
+    """The actions that publish ``facts.image`` (see the module docstring). ``index``: a
+    ``core.merge.MergedIndex`` to publish instead of the image built in this run."""
     image = facts.image
     first = plan.primary_tag  # the version's own tag, else the first the rules give
     if first is None:
@@ -85,9 +102,12 @@ def publish_actions(plan, facts: PublishFacts) -> list[Action]:
     moved = plan.moved
     floating = tuple(t for t in others if moved[t].kind == FLOATING)
     own = version_tag(plan)
-    old = facts.old_digest if own is not None else None
+    # A version tag already on this run's own image (a re-run after a failure, the same build again)
+    # replaces nothing.
+    old = facts.old_digest if own is not None and facts.old_digest != facts.ours else None
     actions: list[Action] = [MarkReplaced(image, own, old)] if old else []
-    actions.append(PushVersion(image, first, later_tags=others))
+    actions.append(PushVersion(image, first, later_tags=others, replaces=old, guarded=own is not None,
+                               index=index))
     converge = plan.version is not None and bool(others) and bool(own or floating)
     if others:
         actions.append(PutTags(image, first, others, settled_later=others if converge else ()))
@@ -99,3 +119,13 @@ def publish_actions(plan, facts: PublishFacts) -> list[Action]:
     if earlier:
         actions.append(FinishReplacements(image, earlier))
     return actions
+
+
+def after_publish_actions(image: str, marked_meanwhile: Sequence[str], old_left: str | None = None) -> list[Action]:
+    """What publishing ``image`` still does once its actions ran: delete the images this run marked
+    replaced right before its version PUT (another run of the same version had put them there), and the
+    old image of the version when it is still there (``old_left``: ``DeleteIfUntagged`` kept it because
+    the version tag had moved on to a third image, another run's, by then), each once no tag but its
+    record points at it. Nothing when there was no such race."""
+    digests = tuple(dict.fromkeys(tuple(marked_meanwhile) + ((old_left,) if old_left else ())))
+    return [FinishReplacements(image, digests)] if digests else []

@@ -1,15 +1,24 @@
 """The publish step (``invoke push``): per image, read whether the version tag exists (a re-release),
 let core decide the actions (core.publish), apply them. What a failure leaves published is listed, and
-re-running the same command converges."""
+re-running the same command converges.
+
+With ``invoke release --merge DIR_OR_FILES`` the image is not this run's build but an OCI image index over
+the per-platform digests the records name: they are read and checked against the registry before anything
+moves (``merge_index``, a check of this step), and the index is published like a single-process release's
+image (version tag first, floating tags under the same guard, same-version replacement).
+"""
 
 from __future__ import annotations
 
-from image_release.core.publish import PublishFacts, marked_images, publish_actions, version_tag
-from image_release.errors import PublishError, ReleaseError
+from pathlib import Path
+
+from image_release.core.publish import PublishFacts, after_publish_actions, marked_images, publish_actions, version_tag
+from image_release.errors import ConfigError, PublishError, ReleaseError
 from image_release.pipeline import checks
 from image_release.pipeline.checks import REAL, Check
 
 RERUN = "re-run the same command: it converges (tags already published stay as they are)"
+_MERGED = "merge:index"  # run.cache: the MergedIndex of a --merge run
 
 
 def once_published(run, error: ReleaseError, message: str, then: str) -> ReleaseError:
@@ -21,19 +30,171 @@ def once_published(run, error: ReleaseError, message: str, then: str) -> Release
     return PublishError(message, hint=hint, published=tuple(run.results.published))
 
 
-def read_facts(run, image: str) -> PublishFacts:
+def read_facts(run, image: str, ours: str | None = None) -> PublishFacts:
     """What the registry holds before publishing: the digest the version tag points at (a re-release),
     asked only when the tag list read for the plan does not already say the tag is absent, and the
-    images an earlier run marked replaced (in that tag list)."""
+    images an earlier run marked replaced (in that tag list). ``ours``: the digest this run will push."""
     plan = run.plan
     tag = version_tag(plan)
     listed = run.registry_tags.get(image)
     marked = marked_images(listed or ())
     if tag is None or (listed is not None and tag not in listed):
-        return PublishFacts(image=image, marked=marked)
+        return PublishFacts(image=image, marked=marked, ours=ours)
     name, client = run.registry_for(image)
     info = client.head_manifest(name.repository, tag)
-    return PublishFacts(image=image, old_digest=info.digest if info else None, marked=marked)
+    return PublishFacts(image=image, old_digest=info.digest if info else None, marked=marked, ours=ours)
+
+
+def our_digest(run, index) -> str | None:
+    """The digest this run will push: the merged index's, or the built image's (its layout is made now, a
+    local read; None when nothing was built, as in a dry run)."""
+    from image_release.pipeline.apply_image import built_layout, has_built
+
+    if index is not None:
+        return index.digest
+    return built_layout(run).top.digest if has_built(run) else None
+
+
+# -- --merge: the per-platform records and what the registry holds for them -------------------------------
+
+
+def merge_sources(run) -> tuple[str, ...]:
+    """The folders and files given to ``invoke release --merge`` (one value, or several separated by commas)."""
+    given = run.request.option("release", "merge")
+    if not given:
+        return ()
+    items = given if isinstance(given, (list, tuple)) else str(given).split(",")
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
+def read_records(run):
+    """Every digest record under the given folders (``*.json``, recursively) and files."""
+    from image_release.core.merge import HINT, parse_record
+
+    files: list[Path] = []
+    for source in merge_sources(run):
+        path = run.path(source)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.json") if p.is_file())
+            if not found:
+                raise ConfigError(f"--merge {source}: the folder holds no digest record (*.json)", hint=HINT)
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ConfigError(f"--merge {source}: no such file or folder", hint=HINT)
+    records = []
+    for path in dict.fromkeys(files):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read the digest record {path}: {e}", hint=HINT) from None
+        records.append(parse_record(text, str(path)))
+    return records
+
+
+def _platform_manifest(run, image: str, digest: str, full: bool):
+    """What ``image``'s repository holds under ``digest`` (None: nothing). ``full``: also its config's
+    platform and revision label (one manifest GET and one blob GET; else one HEAD)."""
+    from image_release.core.merge import REVISION, PlatformManifest
+
+    name, client = run.registry_for(image)
+    repo = name.repository
+    if not full:
+        info = client.head_manifest(repo, digest)
+        return PlatformManifest(info.digest, info.media_type, info.size) if info else None
+    try:
+        manifest = client.get_manifest(repo, digest)
+    except ReleaseError as e:
+        if getattr(e, "status", None) == 404:
+            return None
+        raise
+    found = PlatformManifest(manifest.digest, manifest.media_type, manifest.size)
+    if manifest.is_index:
+        return found
+    try:
+        config_digest = str((manifest.json().get("config") or {}).get("digest") or "")
+    except (ValueError, AttributeError):
+        config_digest = ""
+    config = client.get_blob(repo, config_digest) if config_digest else None
+    if config is None:
+        return PlatformManifest(manifest.digest, manifest.media_type, manifest.size, config_read=True)
+    import json
+
+    try:
+        doc = json.loads(config)
+        platform = "/".join(str(doc[k]) for k in ("os", "architecture", "variant") if doc.get(k)) or None
+        labels = (doc.get("config") or {}).get("Labels") or {}
+        revision = labels.get(REVISION) if isinstance(labels.get(REVISION), str) else None
+    except (ValueError, AttributeError, TypeError):  # not an image config: neither platform nor commit
+        return PlatformManifest(manifest.digest, manifest.media_type, manifest.size, config_read=True)
+    return PlatformManifest(manifest.digest, manifest.media_type, manifest.size, platform, revision,
+                            config_read=True)
+
+
+def merge_index(run):
+    """The index a ``--merge`` run publishes (core.merge.MergedIndex), read and checked once: the records,
+    and each digest in each image's repository (the first image's manifests in full, the others' by HEAD)."""
+    if _MERGED in run.cache:
+        return run.cache[_MERGED]
+    from image_release.core.merge import by_image, merged_index
+
+    images = run.plan.images
+    records = read_records(run)
+    grouped = by_image(records, images)
+    found = {}
+    for i, image in enumerate(images):
+        for rec in grouped[image]:
+            found[(image, rec.digest)] = _platform_manifest(run, image, rec.digest, full=i == 0)
+    index = merged_index(records, images, found, run.context.sha, run.settings.build.platforms)
+    run.cache[_MERGED] = index
+    return index
+
+
+def check_merge(run) -> None:
+    if merge_sources(run):
+        if run.plan.local_only:
+            raise ConfigError("--merge needs the image repositories of release.images",
+                              hint="set release.images in invoke.yaml")
+        merge_index(run)
+
+
+def merged(run):
+    """The merged index of this run (None: not a --merge run)."""
+    return merge_index(run) if merge_sources(run) else None
+
+
+def merged_platforms(run) -> tuple[str, ...]:
+    """What the release notes say of each platform of a ``--merge`` run (``linux/arm64 (sha256:...)``,
+    core.merge.platform_lines), () for any other run: for ``releasing.notes_input``'s ``platforms``."""
+    from image_release.core.merge import platform_lines
+
+    return platform_lines(merged(run))
+
+
+def publish_image(run, image: str, index=None) -> None:
+    """Publish ``image``: read what the registry holds, let core decide (``core.publish``), apply; then
+    finish what a same-version race left (``after_publish_actions``). ``index``: a merged index to publish
+    instead of this run's build."""
+    from image_release.pipeline.apply_image import MARKED
+    from image_release.pipeline.runner import apply
+
+    actions = publish_actions(run.plan, read_facts(run, image, our_digest(run, index)), index)
+    if apply(run, actions):  # False in a dry run: nothing was replaced, nothing marked
+        left = _old_left(run, image, actions)
+        apply(run, after_publish_actions(image, run.cache.get(MARKED, {}).get(image, ()), left))
+
+
+def _old_left(run, image: str, actions) -> str | None:
+    """The old image a re-release replaced, when it is still in the registry after ``DeleteIfUntagged``
+    (one HEAD by digest; None when it is gone or nothing was replaced)."""
+    from image_release.core.actions import DeleteIfUntagged
+
+    old = next((a.digest for a in actions if isinstance(a, DeleteIfUntagged)), None)
+    if old is None:
+        return None
+    name, client = run.registry_for(image)
+    return old if client.head_manifest(name.repository, old) is not None else None
 
 
 class PublishStep:
@@ -43,15 +204,19 @@ class PublishStep:
         return None if run.plan.push else run.plan.push_reason
 
     def checks(self, run):
-        return (Check("registries", checks.registries, REAL),)
+        return (Check("registries", checks.registries, REAL), Check("merge inputs", check_merge))
 
     def run(self, run) -> None:
-        from image_release.pipeline.runner import apply
+        from image_release.pipeline.apply_image import release_layouts
 
-        for image in run.plan.images:
-            with run.group(f"publish {image}"):
-                try:
-                    apply(run, publish_actions(run.plan, read_facts(run, image)))
-                except ReleaseError as e:
-                    raise once_published(run, e, f"publishing {image} stopped: {e.message}", RERUN) from None
+        index = merged(run)
+        try:
+            for image in run.plan.images:
+                with run.group(f"publish {image}"):
+                    try:
+                        publish_image(run, image, index)
+                    except ReleaseError as e:
+                        raise once_published(run, e, f"publishing {image} stopped: {e.message}", RERUN) from None
+        finally:
+            release_layouts(run)
         run.reporter.set_outputs({"digest": run.results.digest or "", "tags": "\n".join(run.results.published)})

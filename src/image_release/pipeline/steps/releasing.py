@@ -14,7 +14,7 @@ from image_release.core.release_spec import Asset, Link, ReleaseSpec
 from image_release.errors import ConfigError, GitError, ReleaseError
 from image_release.pipeline import checks
 from image_release.pipeline.checks import REAL, Check
-from image_release.pipeline.steps.publishing import once_published
+from image_release.pipeline.steps.publishing import merged_platforms, once_published
 from image_release.pipeline.steps.signing import sbom_asset, signed_note_of
 
 
@@ -85,7 +85,7 @@ def notes_input(run, assets: bool = True) -> NotesInput:
         moved_tags=moved_tags(plan),
         ports=run.settings.notes.run_ports,
         env=run.settings.notes.run_env,
-        platforms=run.settings.build.platforms,
+        platforms=merged_platforms(run) or run.settings.build.platforms,
         changelog=changelog,
         requirements=run.settings.notes.requirements,
         history_note=history_note,
