@@ -1,5 +1,6 @@
 """The plan step (``invoke version``): read the context and the versions that exist, let core decide the
-plan, show it. It writes nothing but the CI outputs ``version`` and ``tags``. A target's run (``release.targets``) reads only
+plan, show it. It writes nothing but the CI outputs: ``version`` and ``tags``, and docker/metadata-action's
+(pipeline.outputs: step outputs, variables, bake files). A target's run (``release.targets``) reads only
 its own tags, and shows its target."""
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class PlanStep:
     def run(self, run) -> None:
         from image_release.core.plan import explain
 
+        from image_release.pipeline.outputs import write_plan_outputs
+
         plan = run.plan
         if run.request.option("plan", "json"):
             shown = plan.to_dict()
@@ -117,7 +120,4 @@ class PlanStep:
                 if run.target is not None:
                     run.say(_target_line(run))
                 run.say(explain(plan))
-        run.reporter.set_outputs({
-            "version": str(plan.version) if plan.version else "",
-            "tags": "\n".join(plan.refs()),
-        })
+        write_plan_outputs(run, plan)
