@@ -53,8 +53,8 @@ def test_a_target_context_strips_the_prefix_and_keeps_the_git_tag():
     assert git_tag_of(got) == "api/v1.2.0" and git_tag_of(ctx) == "api/v1.2.0"
     branch = Context(event="branch", ref="refs/heads/main", branch="main")
     assert target_context(branch, API) is branch and git_tag_of(branch) is None
-    with pytest.raises(ConfigError):
-        target_context(Context(event="tag", ref="refs/tags/web-v1.0.0", tag="web-v1.0.0"), API)
+    other = Context(event="tag", ref="refs/tags/web-v1.0.0", tag="web-v1.0.0")
+    assert target_context(other, API) is other  # another target's tag: as it is (`invoke clean` in its job)
 
 
 def test_head_facts_keep_the_targets_own_highest_tag():
@@ -174,6 +174,8 @@ def test_runs_for_a_tag_is_the_owner_alone(tmp_path):
 def test_runs_for_clean_is_every_target_or_the_named_one(tmp_path):
     _repo(tmp_path)
     assert [r.target.name for r in _runs(tmp_path, ("retention",))] == ["api", "web"]
+    in_a_tag_job = _runs(tmp_path, ("retention",), tag="api/v1.2.0")
+    assert [(r.target.name, r.context.tag) for r in in_a_tag_job] == [("api", "v1.2.0"), ("web", "api/v1.2.0")]
     named = _runs(tmp_path, ("retention",), options={"retention": {"target": "web"}})
     assert [r.target.name for r in named] == ["web"]
     with pytest.raises(ConfigError) as e:
