@@ -59,6 +59,24 @@ def test_set_metadata_github_outputs_and_env_gitlab_env_only(tmp_path):
     PlainReporter(io.StringIO()).set_metadata({"a": "b"}, {"A": "b"})  # nowhere to write: nothing
 
 
+def test_gitlab_dotenv_leaves_out_what_would_overflow_its_limits(tmp_path):
+    dotenv = tmp_path / "release.env"
+    gl = GitLabReporter(dotenv, io.StringIO())
+    gl.set_outputs({"version": "1.2.3", "tags": "r/app:1.2.3"})
+    labels = "\n".join(f"org.example.label{i}={'x' * 60}" for i in range(30))
+    env = {mo.env_name(n): ("{}" if n != "labels" else labels) for n in mo.OUTPUT_NAMES}
+    env[mo.env_name("json")] = json.dumps({"labels": labels})
+    env[mo.env_name("annotations")] = labels.replace("org.", "manifest:org.")
+    dropped = gl.set_metadata({}, env)
+    assert dropped[:2] == ("DOCKER_METADATA_OUTPUT_JSON", "DOCKER_METADATA_OUTPUT_ANNOTATIONS")
+    text = dotenv.read_text()
+    assert len(text.encode()) <= 5 * 1024 - 512 and "DOCKER_METADATA_OUTPUT_TAG_NAMES" in text
+    gl.set_outputs({"digest": "sha256:" + "a" * 64, "release-url": "https://gitlab.example/acme/app/-/releases/v1.2.3"})
+    report = parse_gitlab_dotenv(dotenv.read_text())
+    assert len(report) <= 20 and len(dotenv.read_bytes()) <= 5 * 1024
+    assert GitLabReporter(tmp_path / "small.env", io.StringIO()).set_metadata({}, {"DOCKER_METADATA_OUTPUT_VERSION": "1"}) == ()
+
+
 class _Recorder:
     def __init__(self):
         self.calls = []
@@ -72,6 +90,9 @@ class _Recorder:
     def set_metadata(self, outputs, env):
         self.calls.append(("metadata", dict(outputs), dict(env)))
 
+    def summary(self, title, rows):
+        self.calls.append(("summary", title))
+
     kind = "recorder"
 
 
@@ -83,11 +104,13 @@ def test_a_target_reporter_names_outputs_after_its_target():
     one_of_two.set_env({"X": "1"})
     alone.set_env({"X": "2"})
     one_of_two.set_metadata({"json": "{}"}, {"DOCKER_METADATA_OUTPUT_JSON": "{}"})
+    one_of_two.summary("image-release", [])
     assert base.calls == [
         ("outputs", {"api-version": "1.2.0", "version": "1.2.0"}),
         ("outputs", {"web-version": "0.3.0"}),
         ("env", {"X": "2"}),
         ("metadata", {"web-json": "{}"}, {}),
+        ("summary", "image-release: web"),
     ]
     assert alone.kind == "recorder"  # anything else is the base reporter's
 

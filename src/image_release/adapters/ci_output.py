@@ -18,7 +18,10 @@ accepted too. A list value (tags) is written one item per line on GitHub, comma-
 docker/metadata-action's outputs go through :meth:`Reporter.set_metadata`: on GitHub as step outputs and as
 environment variables for later steps (``$GITHUB_ENV``, :meth:`Reporter.set_env`); on GitLab only as the
 variables (``DOCKER_METADATA_OUTPUT_*`` in the dotenv report), since a dotenv report holds 20 variables and
-5 KB by default and the same values under two names would not fit.
+5 KB by default (:data:`DOTENV_LIMITS`; a larger report fails the job's artifact upload): the same values
+under two names would not fit, and the variables that would overflow it are left out, the biggest and
+most redundant first (``JSON``, then ``ANNOTATIONS``, ``LABELS``), with room kept for the digest and
+release URL written after them.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ OUTPUT_NAMES = ("version", "tags", "digest", "release-url")
 DEFAULT_DOTENV = "release.env"
 DOTENV_PREFIX = "RELEASE_"
 DOTENV_LIST_SEPARATOR = ","
+DOTENV_LIMITS = (20, 5 * 1024)  # GitLab's defaults for a dotenv report: variables, bytes
+DOTENV_ROOM = (4, 512)  # kept free for the outputs written later in the run (digest, release URL)
+_DROP_FIRST = ("DOCKER_METADATA_OUTPUT_JSON", "DOCKER_METADATA_OUTPUT_ANNOTATIONS", "DOCKER_METADATA_OUTPUT_LABELS")
 
 Value = Union[str, Sequence[str]]
 
@@ -70,12 +76,13 @@ class Reporter:
     def set_env(self, variables: Mapping[str, Value]) -> None:
         """Set environment variables for the job's later steps (where the CI can)."""
 
-    def set_metadata(self, outputs: Mapping[str, Value], env: Mapping[str, Value]) -> None:
+    def set_metadata(self, outputs: Mapping[str, Value], env: Mapping[str, Value]) -> tuple[str, ...]:
         """docker/metadata-action's outputs: as step outputs, and as the ``DOCKER_METADATA_OUTPUT_*``
-        variables ``env`` (empty: none)."""
+        variables ``env`` (empty: none). Returns the names left out (GitLab's limits)."""
         self.set_outputs(outputs)
         if env:
             self.set_env(env)
+        return ()
 
     def summary(self, title: str, rows: Sequence[tuple[str, str]]) -> None:
         """A short table of what the run did."""
@@ -251,9 +258,21 @@ class GitLabReporter(Reporter):
                 raise ConfigError(f"variable name {key!r} cannot be a dotenv variable", hint="use letters and digits")
         self._write(variables)
 
-    def set_metadata(self, outputs: Mapping[str, Value], env: Mapping[str, Value]) -> None:
-        if env:  # the variables alone: see the module doc
+    def set_metadata(self, outputs: Mapping[str, Value], env: Mapping[str, Value]) -> tuple[str, ...]:
+        # the variables alone, within the report's limits: see the module doc
+        env, dropped = dict(env), []
+        while env and not self._fits(env):
+            name = next((n for n in _DROP_FIRST if n in env), list(env)[-1])
+            env.pop(name)
+            dropped.append(name)
+        if env:
             self.set_env(env)
+        return tuple(dropped)
+
+    def _fits(self, entries: Mapping[str, Value]) -> bool:
+        merged = {**(self._read() if self._merge else {}), **{k: self.dotenv_value(v) for k, v in entries.items()}}
+        size = sum(len(f"{k}={v}\n".encode()) for k, v in merged.items())
+        return len(merged) + DOTENV_ROOM[0] <= DOTENV_LIMITS[0] and size + DOTENV_ROOM[1] <= DOTENV_LIMITS[1]
 
     def _write(self, entries: Mapping[str, Value]) -> None:
         if not entries:

@@ -36,7 +36,10 @@ def write_plan_outputs(run, plan) -> None:
         own = {k: values[k] for k in OWN}
     run.reporter.set_outputs(own)
     env = mo.output_env(values) if run.env.get("DOCKER_METADATA_SET_OUTPUT_ENV", "").strip().lower() != "false" else {}
-    run.reporter.set_metadata({k: v for k, v in values.items() if k not in OWN}, env)
+    dropped = run.reporter.set_metadata({k: v for k, v in values.items() if k not in OWN}, env)
+    if dropped:
+        run.warn(f"the dotenv report stays within GitLab's default limits (20 variables, 5 KB): left out "
+                 f"{', '.join(dropped)}")
     files = [(bake_dir / name, text) for name, text in mo.bake_files(plan, levels, target).values()]
     from image_release.pipeline.runner import apply
 

@@ -168,7 +168,8 @@ def commits_since(run, revision: str) -> tuple[list | None, str | None]:
 
 class TargetReporter:
     """A target run's view of the invocation's reporter: outputs under ``<target>-<name>`` (and the
-    plain name when this is the only run), the environment only when this is the only run."""
+    plain name when this is the only run), the environment only when this is the only run, the
+    summary titled with the target."""
 
     def __init__(self, base, name: str, *, sole: bool):
         self.base, self.name, self.sole = base, name, sole
@@ -187,5 +188,8 @@ class TargetReporter:
         if self.sole:
             self.base.set_env(variables)
 
-    def set_metadata(self, outputs: Mapping, env: Mapping) -> None:
-        self.base.set_metadata(self._named(outputs), env if self.sole else {})
+    def set_metadata(self, outputs: Mapping, env: Mapping):
+        return self.base.set_metadata(self._named(outputs), env if self.sole else {})
+
+    def summary(self, title: str, rows) -> None:
+        self.base.summary(f"{title}: {self.name}", rows)
