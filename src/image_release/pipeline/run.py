@@ -50,8 +50,8 @@ def runs_for(raw_settings: Mapping | None, request: RunRequest, *, top_keys=(), 
     typo = typo_of_release(top_keys)
     for run in runs:
         run.typo_of_release = typo
-        if typo:
-            run.warn(f"invoke.yaml has a top-level key `{typo}:`; image-release reads its settings from `release:`")
+    if typo and runs:
+        runs[0].warn(f"invoke.yaml has a top-level key `{typo}:`; image-release reads its settings from `release:`")
     return runs
 
 
