@@ -8,7 +8,8 @@ targets run:
 - a tag (``--tag api/v1.2.0``, or the CI's tag): the target that owns it, and no other;
 - local git with tags on HEAD: each target that has one of its tags there;
 - otherwise (a branch, a pull request, a schedule): every target whose paths changed since its last
-  build, read here: the revision label of the image its first branch tag points at, then the
+  build, read here: the revision label of the image its first branch tag points at (the first that
+  does not hold the commit's short sha), then the
   commits since that revision that touch its paths (``git log REV..HEAD -- PATHS``, the clone
   deepened first when it is shallow and ``release.notes.deepen`` allows). A target whose last build
   cannot be known is built; a build that publishes nothing looks nothing up and builds every target.
@@ -111,7 +112,10 @@ def change_of(run) -> Change:
     plan = run.plan
     if not plan.push or not plan.tags:
         return Change(True, f"this build publishes nothing, so no last build is looked up ({plan.push_reason})")
-    image, tag = plan.images[0], plan.tags[0]
+    short = plan.context.short_sha
+    # the first branch tag another commit's build would also have (not `sha-1a2b3c4`, never built before)
+    tag = next((t for t in plan.tags if not short or short not in t), plan.tags[0])
+    image = plan.images[0]
     ref = f"{image}:{tag}"
     revision, why = last_revision(run, image, tag)
     commits = None
