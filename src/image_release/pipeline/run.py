@@ -1,6 +1,7 @@
 """One release run, typed: what was asked for, the settings, and the services every step shares.
 
-A :class:`Run` is made once per Invoke invocation from a :class:`RunRequest`: the steps that will run
+A :class:`Run` is made once per Invoke invocation (once per target of ``release.targets`` it is about:
+:func:`runs_for`, ``pipeline.targets``) from a :class:`RunRequest`: the steps that will run
 (the whole chain of every image-release task in the invocation, however it was entered: ``invoke
 release``, ``invoke push``, a user's task with ``pre=[release]``, the collection mounted under another
 name), the chain-wide flags (``--tag``, ``--dry-run``) and each step's own options. The executor
