@@ -47,13 +47,13 @@ def test_a_tag_belongs_to_the_longest_prefix_it_starts_with():
 
 
 def test_a_target_context_strips_the_prefix_and_keeps_the_git_tag():
-    ctx = Context(event="tag", ref="refs/tags/api/v1.2.0", tag="api/v1.2.0", sha="a" * 40)
+    ctx = Context(event="tag", ref="refs/tags/api/v1.2.0", tag="api/v1.2.0", sha="a" * 40, source="cli")
     got = target_context(ctx, API)
     assert got.tag == "v1.2.0" and got.ref == "refs/tags/api/v1.2.0" and got.ref_name == "api/v1.2.0"
     assert git_tag_of(got) == "api/v1.2.0" and git_tag_of(ctx) == "api/v1.2.0"
     branch = Context(event="branch", ref="refs/heads/main", branch="main")
     assert target_context(branch, API) is branch and git_tag_of(branch) is None
-    other = Context(event="tag", ref="refs/tags/web-v1.0.0", tag="web-v1.0.0")
+    other = Context(event="tag", ref="refs/tags/web-v1.0.0", tag="web-v1.0.0", source="github")
     assert target_context(other, API) is other  # another target's tag: as it is (`invoke clean` in its job)
 
 
@@ -61,10 +61,13 @@ def test_head_facts_keep_the_targets_own_highest_tag():
     facts = GitFacts(sha="a" * 40, exact_tags=("web-v0.3.0", "api/v1.2.0", "api/v1.10.0", "api/v2/v2.0.0"),
                      branch="main")
     targets = (API, WEB, API2)
-    assert head_facts(facts, API, targets).exact_tags == ("api/v1.10.0",)
-    assert head_facts(facts, WEB, targets).exact_tags == ("web-v0.3.0",)
-    assert head_facts(facts, API2, targets).exact_tags == ("api/v2/v2.0.0",)
+    assert head_facts(facts, API, targets).exact_tags == ("v1.10.0",)  # the version tag: detection takes it
+    assert head_facts(facts, WEB, targets).exact_tags == ("v0.3.0",)
+    assert head_facts(facts, API2, targets).exact_tags == ("v2.0.0",)
     assert head_facts(GitFacts(exact_tags=("v1.0.0",)), API, targets).exact_tags == ()
+    from_head = Context(event="tag", ref="refs/tags/v1.10.0", tag="v1.10.0", source="git")
+    assert target_context(from_head, API).ref_name == "api/v1.10.0"  # the prefix back in the ref only
+    assert target_context(from_head, API).tag == "v1.10.0"
 
 
 def test_known_versions_are_the_targets_own_tags():

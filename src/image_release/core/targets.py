@@ -69,10 +69,11 @@ def owner_or_error(targets: Sequence[Target], tag: str) -> Target:
 
 
 def head_facts(facts: GitFacts, target: Target, targets: Sequence[Target]) -> GitFacts:
-    """Local git facts as ``target`` sees them: of the tags on HEAD, only its own, and of those the
-    highest version (prefix stripped to compare); none when HEAD has no tag of this target."""
-    own = [t for t in facts.exact_tags if owner_of(targets, t) is target]
-    versions = [(v, t) for v, t in ((parse_tag_lenient(target.version_tag(t)), t) for t in own) if v is not None]
+    """Local git facts as ``target`` sees them: of the tags on HEAD, only its own, without its prefix
+    (as a version tag, which context detection takes), the highest version; none when HEAD has no tag
+    of this target. :func:`target_context` puts the prefix back into the ref."""
+    own = [target.version_tag(t) for t in facts.exact_tags if owner_of(targets, t) is target]
+    versions = [(v, t) for v, t in ((parse_tag_lenient(t), t) for t in own) if v is not None]
     if versions:
         own = [max(versions, key=lambda p: p[0])[1]]
     return replace(facts, exact_tags=tuple(own[:1]))
@@ -82,8 +83,13 @@ def target_context(ctx: Context, target: Target) -> Context:
     """The context of ``target``'s run: on a tag it owns, the tag with the prefix stripped and the
     full git tag kept in ``ref``; any other context as it is (the pipeline plans a tag only in its
     owner's run; ``invoke clean`` in a tag's CI job cleans every target, whose runs see that tag
-    as it is and plan nothing)."""
-    if ctx.event != TAG or ctx.tag is None or not target.owns(ctx.tag):
+    as it is and plan nothing). A tag from local git (``source`` git) was read through
+    :func:`head_facts`, without its prefix: only the ref gets it back."""
+    if ctx.event != TAG or ctx.tag is None:
+        return ctx
+    if ctx.source == "git":
+        return replace(ctx, ref=f"refs/tags/{target.tag_prefix}{ctx.tag}")
+    if not target.owns(ctx.tag):
         return ctx
     return replace(ctx, tag=target.version_tag(ctx.tag), ref=f"refs/tags/{ctx.tag}")
 
