@@ -33,6 +33,12 @@ SLOW = {
         "test_rerelease_replaces_the_image_without_touching_other_versions",
     },
     "test_e2e_ci.py": {"test_github_tag_push_releases_and_writes_outputs"},
+    "test_e2e_monorepo.py": {
+        "test_build_and_clean_one_target",
+        "test_github_tag_push_releases_the_target_with_its_git_tag_and_name",
+        "test_tags_backport_and_branch_pushes_each_touch_their_own_target",
+    },
+    "test_metadata_wiring.py": {"test_several_targets_write_their_outputs_under_their_names"},
     "test_faults.py": {
         "test_forge_5xx_once_is_retried_and_makes_one_release",
         "test_forge_already_exists_race_ends_with_one_release",

@@ -4,10 +4,14 @@ target, while ``invoke build``, ``invoke build push`` and flag values keep their
 from __future__ import annotations
 
 import pytest
-from invoke import Task, task
+import types
+
+from invoke import Collection, Task, task
 from invoke.parser import ParseError, Parser
 
-from image_release.tasks._parsing import ReleaseCollection
+from image_release.tasks._parsing import install
+
+install()  # what importing image_release.tasks does
 
 
 @task
@@ -30,7 +34,7 @@ clean.optional_positionals = ("target",)
 
 
 def parse(*argv: str, collection=None) -> list[tuple[str, dict]]:
-    ns = collection or ReleaseCollection(build, push, clean)
+    ns = collection or Collection(build, push, clean)
     result = Parser(contexts=ns.to_contexts()).parse_argv(list(argv))
     return [(ctx.name, {k: a.value for k, a in ctx.args.items() if a.value not in (None, False)}) for ctx in result]
 
@@ -62,20 +66,37 @@ def test_a_task_without_optional_positionals_is_unchanged():
         parse("push", "api")
 
 
-def test_invoke_alone_keeps_flags_only():
-    """The assumption the module names: stock contexts (a project mounting the collection under its own
-    root) do not take the word, and the flag form works there."""
-    from invoke import Collection
+def test_a_collection_mounted_under_another_root_keeps_the_positional():
+    root = Collection("root")
+    root.add_collection(Collection("images", build, push))
+    assert parse("images.build", "api", "images.push", collection=root) == [
+        ("images.build", {"target": "api"}), ("images.push", {})]
+    assert parse("images.build", "images.push", collection=root) == [("images.build", {}), ("images.push", {})]
 
-    plain = Collection(build, push)
-    assert parse("build", "--target", "api", collection=plain) == [("build", {"target": "api"})]
-    with pytest.raises(ParseError):
-        parse("build", "api", collection=plain)
+
+def test_the_copy_invoke_makes_of_a_tasks_py_keeps_the_positional():
+    """Invoke's loader copies a tasks.py's ``ns`` into a new plain Collection (Collection.from_module)."""
+    from image_release.tasks import ns
+
+    module = types.ModuleType("tasks")
+    module.ns = ns
+    loaded = Collection.from_module(module)
+    assert type(loaded) is Collection
+    assert parse("build", "api", "push", collection=loaded) == [("build", {"target": "api"}), ("push", {})]
+    assert parse("version", "--tag", "v1.2.3", "build", "push", collection=loaded) == [
+        ("version", {"tag": "v1.2.3"}), ("build", {}), ("push", {})]
+
+
+def test_install_wraps_invoke_once_and_leaves_other_tasks_alone():
+    wrapped = Collection.to_contexts
+    install()
+    assert Collection.to_contexts is wrapped
+    plain = Collection(push)
+    assert [type(c).__name__ for c in plain.to_contexts()] == ["ParserContext"]
 
 
 def test_the_real_collection_marks_build_and_clean():
     from image_release.tasks import ns
 
-    assert isinstance(ns, ReleaseCollection)
     assert {n for n in ns.task_names if getattr(ns[n], "optional_positionals", ())} == {"build", "clean"}
     assert isinstance(build, Task)

@@ -96,6 +96,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "sbom": False,  # true, or {format: cyclonedx|spdx}: syft's SBOM, a signed attestation and a release asset
     "provenance": False,  # a signed SLSA provenance v1 attestation
+    "targets": {},  # monorepos: name -> {images, build, tags, notes, tag_prefix, paths, ...} (target_settings.py)
 }
 
 # Settings that take either a scalar or a mapping (``sbom: true`` or ``sbom: {format: spdx}``). Invoke refuses to

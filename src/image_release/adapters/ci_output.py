@@ -14,6 +14,14 @@
 Output names are ``version``, ``tags``, ``digest`` and ``release-url`` (:data:`OUTPUT_NAMES`); other names are
 accepted too. A list value (tags) is written one item per line on GitHub, comma-separated in a dotenv file
 (which cannot hold multi-line values).
+
+docker/metadata-action's outputs go through :meth:`Reporter.set_metadata`: on GitHub as step outputs and as
+environment variables for later steps (``$GITHUB_ENV``, :meth:`Reporter.set_env`); on GitLab only as the
+variables (``DOCKER_METADATA_OUTPUT_*`` in the dotenv report), since a dotenv report holds 20 variables and
+5 KB by default (:data:`DOTENV_LIMITS`; a larger report fails the job's artifact upload): the same values
+under two names would not fit, and the variables that would overflow it are left out, the biggest and
+most redundant first (``JSON``, then ``ANNOTATIONS``, ``LABELS``), with room kept for the digest and
+release URL written after them.
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ OUTPUT_NAMES = ("version", "tags", "digest", "release-url")
 DEFAULT_DOTENV = "release.env"
 DOTENV_PREFIX = "RELEASE_"
 DOTENV_LIST_SEPARATOR = ","
+DOTENV_LIMITS = (20, 5 * 1024)  # GitLab's defaults for a dotenv report: variables, bytes
+DOTENV_ROOM = (4, 512)  # kept free for the outputs written later in the run (digest, release URL)
+_DROP_FIRST = ("DOCKER_METADATA_OUTPUT_JSON", "DOCKER_METADATA_OUTPUT_ANNOTATIONS", "DOCKER_METADATA_OUTPUT_LABELS")
 
 Value = Union[str, Sequence[str]]
 
@@ -61,6 +72,17 @@ class Reporter:
 
     def set_outputs(self, outputs: Mapping[str, Value]) -> None:
         """Publish step outputs (``version``, ``tags``, ``digest``, ``release-url``)."""
+
+    def set_env(self, variables: Mapping[str, Value]) -> None:
+        """Set environment variables for the job's later steps (where the CI can)."""
+
+    def set_metadata(self, outputs: Mapping[str, Value], env: Mapping[str, Value]) -> tuple[str, ...]:
+        """docker/metadata-action's outputs: as step outputs, and as the ``DOCKER_METADATA_OUTPUT_*``
+        variables ``env`` (empty: none). Returns the names left out (GitLab's limits)."""
+        self.set_outputs(outputs)
+        if env:
+            self.set_env(env)
+        return ()
 
     def summary(self, title: str, rows: Sequence[tuple[str, str]]) -> None:
         """A short table of what the run did."""
@@ -97,9 +119,11 @@ class GitHubReporter(Reporter):
         summary_path: str | os.PathLike[str] | None,
         out: TextIO | None = None,
         delimiter: Callable[[], str] | None = None,
+        env_path: str | os.PathLike[str] | None = None,
     ):
         super().__init__(out)
         self.output_path = Path(output_path) if output_path else None
+        self.env_path = Path(env_path) if env_path else None  # $GITHUB_ENV
         self.summary_path = Path(summary_path) if summary_path else None
         self._delimiter = delimiter or (lambda: f"ghadelimiter_{uuid.uuid4()}")
         self._masked: set[str] = set()
@@ -127,6 +151,14 @@ class GitHubReporter(Reporter):
             return
         text = "".join(self._output_entry(name, _as_text(value, "\n")) for name, value in outputs.items())
         with open(self.output_path, "a", encoding="utf-8") as fh:
+            fh.write(text)
+
+    def set_env(self, variables: Mapping[str, Value]) -> None:
+        # $GITHUB_ENV takes the same name=value and heredoc entries as $GITHUB_OUTPUT.
+        if not variables or self.env_path is None:
+            return
+        text = "".join(self._output_entry(name, _as_text(value, "\n")) for name, value in variables.items())
+        with open(self.env_path, "a", encoding="utf-8") as fh:
             fh.write(text)
 
     @staticmethod
@@ -218,12 +250,37 @@ class GitLabReporter(Reporter):
         return found
 
     def set_outputs(self, outputs: Mapping[str, Value]) -> None:
-        if not outputs:
+        self._write({self.dotenv_key(name): value for name, value in outputs.items()})
+
+    def set_env(self, variables: Mapping[str, Value]) -> None:
+        for key in variables:
+            if not _DOTENV_KEY.match(key):
+                raise ConfigError(f"variable name {key!r} cannot be a dotenv variable", hint="use letters and digits")
+        self._write(variables)
+
+    def set_metadata(self, outputs: Mapping[str, Value], env: Mapping[str, Value]) -> tuple[str, ...]:
+        # the variables alone, within the report's limits: see the module doc
+        env, dropped = dict(env), []
+        while env and not self._fits(env):
+            name = next((n for n in _DROP_FIRST if n in env), list(env)[-1])
+            env.pop(name)
+            dropped.append(name)
+        if env:
+            self.set_env(env)
+        return tuple(dropped)
+
+    def _fits(self, entries: Mapping[str, Value]) -> bool:
+        merged = {**(self._read() if self._merge else {}), **{k: self.dotenv_value(v) for k, v in entries.items()}}
+        size = sum(len(f"{k}={v}\n".encode()) for k, v in merged.items())
+        return len(merged) + DOTENV_ROOM[0] <= DOTENV_LIMITS[0] and size + DOTENV_ROOM[1] <= DOTENV_LIMITS[1]
+
+    def _write(self, entries: Mapping[str, Value]) -> None:
+        if not entries:
             return
         # The first write of the run replaces an older report; later ones add to it (the last value wins).
         merged = self._read() if self._merge else {}
-        for name, value in outputs.items():
-            merged[self.dotenv_key(name)] = self.dotenv_value(value)
+        for key, value in entries.items():
+            merged[key] = self.dotenv_value(value)
         text = "".join(f"{key}={value}\n" for key, value in merged.items())
         self.dotenv_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.dotenv_path.with_name(self.dotenv_path.name + ".tmp")
@@ -262,7 +319,8 @@ def reporter_for(
     """
     out = out if out is not None else sys.stdout
     if env.get("GITHUB_ACTIONS") == "true":
-        return GitHubReporter(env.get("GITHUB_OUTPUT") or None, env.get("GITHUB_STEP_SUMMARY") or None, out)
+        return GitHubReporter(env.get("GITHUB_OUTPUT") or None, env.get("GITHUB_STEP_SUMMARY") or None, out,
+                              env_path=env.get("GITHUB_ENV") or None)
     if env.get("GITLAB_CI") == "true":
         path = Path(dotenv_path or DEFAULT_DOTENV)
         if not path.is_absolute() and env.get("CI_PROJECT_DIR"):

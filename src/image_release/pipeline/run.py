@@ -1,6 +1,7 @@
 """One release run, typed: what was asked for, the settings, and the services every step shares.
 
-A :class:`Run` is made once per Invoke invocation from a :class:`RunRequest`: the steps that will run
+A :class:`Run` is made once per Invoke invocation (once per target of ``release.targets`` it is about:
+:func:`runs_for`, ``pipeline.targets``) from a :class:`RunRequest`: the steps that will run
 (the whole chain of every image-release task in the invocation, however it was entered: ``invoke
 release``, ``invoke push``, a user's task with ``pre=[release]``, the collection mounted under another
 name), the chain-wide flags (``--tag``, ``--dry-run``) and each step's own options. The executor
@@ -41,13 +42,17 @@ class RunRequest:
 def runs_for(raw_settings: Mapping | None, request: RunRequest, *, top_keys=(), **kwargs) -> list["Run"]:
     """The runs of one invocation: one per release target it reaches (without ``release.targets``,
     the one run of the project). ``top_keys``: the top-level keys of the configuration files, for the
-    typo hint (``relase:``)."""
-    runs = [Run(raw_settings, request, **kwargs)]
+    typo hint (``relase:``). With targets, which ones run is ``pipeline.targets``' decision."""
+    from image_release.pipeline.targets import target_runs
+
+    runs = target_runs(raw_settings, request, lambda raw, **more: Run(raw, request, **kwargs, **more))
+    if runs is None:
+        runs = [Run(raw_settings, request, **kwargs)]
     typo = typo_of_release(top_keys)
     for run in runs:
         run.typo_of_release = typo
-        if typo:
-            run.warn(f"invoke.yaml has a top-level key `{typo}:`; image-release reads its settings from `release:`")
+    if typo and runs:
+        runs[0].warn(f"invoke.yaml has a top-level key `{typo}:`; image-release reads its settings from `release:`")
     return runs
 
 
@@ -84,7 +89,7 @@ class Run:
 
     def __init__(self, raw_settings: Mapping | None, request: RunRequest, *, env: Mapping[str, str] | None = None,
                  root: str | Path | None = None, invoke_dry: bool = False, out=None, err=None,
-                 now: datetime | None = None):
+                 now: datetime | None = None, target=None, targets=(), reporter=None):
         self.env = dict(os.environ if env is None else env)
         self.root = Path(root or os.getcwd())
         raw = dict(raw_settings or {})
@@ -106,10 +111,12 @@ class Run:
         self.cache: dict[str, Any] = {}  # reads more than one step uses (the git history for the notes)
         self.typo_of_release: str | None = None  # a top-level config key like `relase:`
         self.forge_clients: dict[Any, Any] = {}
+        self.target = target  # core.targets.Target of release.targets, or None: the whole project
+        self.targets = tuple(targets)  # every target of release.targets (a tag belongs to the longest prefix)
         self._context = None
         self._plan = None
         self._git = None
-        self._reporter = None
+        self._reporter = reporter  # the invocation's, shared by its target runs
         self._registries: dict[str, Any] = {}
         self._engine = None
         self._warm: threading.Thread | None = None
@@ -133,6 +140,10 @@ class Run:
 
             self._reporter = reporter_for(self.env, out=self._out)
         return self._reporter
+
+    def report_as(self, reporter) -> None:
+        """Write the CI outputs through ``reporter`` (a target run's names: pipeline.targets)."""
+        self._reporter = reporter
 
     def group(self, title: str):
         return self.reporter.group(title)
@@ -164,6 +175,14 @@ class Run:
 
             self._plan = read_and_plan(self)
         return self._plan
+
+    @property
+    def git_tag(self) -> str | None:
+        """The git tag of a tag run, in full (``api/v1.2.0`` for a target, whose ``context.tag`` is
+        ``v1.2.0``): what the forge release and the changelog are for."""
+        from image_release.core.targets import git_tag_of
+
+        return git_tag_of(self.context)
 
     @property
     def git(self):

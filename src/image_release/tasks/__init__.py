@@ -14,12 +14,14 @@ executor in invoke.yaml (Invoke reads it from config files only)::
     tasks: {executor_class: image_release.tasks.ReleaseExecutor}
 """
 
+from invoke import Collection
+
 from image_release.defaults import KEY, defaults
 from image_release.tasks._boundary import install as _install_excepthook
 from image_release.tasks._build import build
 from image_release.tasks._clean import clean
 from image_release.tasks._executor import ReleaseExecutor
-from image_release.tasks._parsing import ReleaseCollection
+from image_release.tasks._parsing import install as _install_positionals
 from image_release.tasks._push import push
 from image_release.tasks._release import release
 from image_release.tasks._tag import tag
@@ -27,6 +29,7 @@ from image_release.tasks._verify import verify
 from image_release.tasks._version import version
 
 EXECUTOR = "image_release.tasks.ReleaseExecutor"
+_install_positionals()  # invoke build api: tasks/_parsing.py
 _install_excepthook()  # configuration errors Invoke raises before any task: one line, not a traceback
 
 
@@ -36,7 +39,7 @@ def config() -> dict:
     return {KEY: defaults()}
 
 
-ns = ReleaseCollection()
+ns = Collection()
 for _task in (version, build, tag, push, release, clean, verify):
     ns.add_task(_task)
 ns.configure(config())

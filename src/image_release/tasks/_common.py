@@ -65,14 +65,17 @@ class _Checked(Argument):
             raise Exit(f"error: {flag} takes a whole number, not {value!r}\n  hint: for example {flag} 10",
                        code=2) from None
 
-def release_task(step: str, kinds: dict | None = None, **kwargs):
-    """``@task`` for an image-release task running ``step``; the body is wrapped by the error boundary."""
+def release_task(step: str, kinds: dict | None = None, optional_positionals: tuple[str, ...] = (), **kwargs):
+    """``@task`` for an image-release task running ``step``; the body is wrapped by the error boundary.
+    ``optional_positionals``: arguments that may also be given without their flag (``invoke build api``),
+    parsed by tasks._parsing."""
     from image_release.tasks._boundary import boundary
 
     class _Task(ReleaseTask):
         pass
 
     _Task.step, _Task.kinds = step, dict(kinds or {})
+    _Task.optional_positionals = tuple(optional_positionals)
 
     def decorate(fn):
         return invoke_task(klass=_Task, **kwargs)(boundary(fn))

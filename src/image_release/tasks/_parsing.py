@@ -3,10 +3,13 @@
 Invoke's positional arguments are required, and a missing one takes the next word even when it is the next
 task's name, so ``build(target)`` made positional would break ``invoke build`` and ``invoke version --tag v1.2.3
 build push``. A task here names its optional positionals (``optional_positionals``); they stay ordinary flags
-(``--target api``) for Invoke, and :class:`ReleaseCollection` gives the parser contexts that fill them from a
-bare word only when that word is not a task name, not a flag and not a flag's value. So the positional form
-works wherever this collection is the root one (``from image_release.tasks import ns`` in tasks.py, and the
-``image-release`` command); a project that mounts it under its own root collection keeps ``--target``.
+(``--target api``) for Invoke, and the parser contexts made for such a task fill them from a bare word only
+when that word is not a task name, not a flag and not a flag's value.
+
+Invoke makes the parser's contexts in ``Collection.to_contexts``, on a collection it builds itself: the
+loader copies a tasks.py's ``ns`` into a new plain ``Collection``, and a project may mount ours under its own
+root. So :func:`install` (run when ``image_release.tasks`` is imported) wraps that one method: contexts of
+tasks without ``optional_positionals`` (every task but ours) are returned unchanged.
 
 The one assumption about Invoke's parser (checked by tests/test_parsing.py): it asks a context's ``flags``
 whether a word is a flag before it asks the context for missing positional arguments.
@@ -48,17 +51,29 @@ class _Context(ParserContext):
         return [a for a in self.positional_args if a.value is None]
 
 
-class ReleaseCollection(Collection):
-    """The collection ``ns``: Invoke's own, but its tasks' optional positionals work (see the module)."""
+def with_optional_positionals(collection: Collection, contexts: list) -> list:
+    """``contexts`` (``collection.to_contexts()``) with the optional positionals of its tasks working."""
+    names = frozenset(n for c in contexts for n in (c.name, *c.aliases))
+    return [_context(collection, c, names) for c in contexts]
+
+
+def _context(collection: Collection, context: ParserContext, names: frozenset) -> ParserContext:
+    optional = tuple(getattr(collection[context.name], "optional_positionals", ()))
+    if not optional:
+        return context
+    unique = {id(a): a for a in context.args.values()}.values()
+    return _Context(context.name, context.aliases, unique, optional, names)
+
+
+def install() -> None:
+    """Wrap ``Collection.to_contexts`` once (see the module)."""
+    original = Collection.to_contexts
+    if getattr(original, "optional_positionals", False):
+        return
 
     def to_contexts(self, ignore_unknown_help=None):
-        contexts = super().to_contexts(ignore_unknown_help)
-        names = frozenset(n for c in contexts for n in (c.name, *c.aliases))
-        return [self._context(c, names) for c in contexts]
+        return with_optional_positionals(self, original(self, ignore_unknown_help))
 
-    def _context(self, context: ParserContext, names: frozenset) -> ParserContext:
-        optional = tuple(getattr(self[context.name], "optional_positionals", ()))
-        if not optional:
-            return context
-        unique = {id(a): a for a in context.args.values()}.values()
-        return _Context(context.name, context.aliases, unique, optional, names)
+    to_contexts.optional_positionals = True
+    to_contexts.__doc__ = original.__doc__
+    Collection.to_contexts = to_contexts

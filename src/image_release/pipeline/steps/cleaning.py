@@ -1,5 +1,6 @@
 """The retention step (``invoke clean``): per image, read the tags and their manifests, let core decide
-what goes (core.retention, core.cleanup), apply the deletions. On GitLab, ``--bulk`` schedules
+what goes (core.retention, core.cleanup), apply the deletions. In a monorepo each target's run cleans
+its own images, by its own settings (``release.targets.NAME.clean``, its flavor). On GitLab, ``--bulk`` schedules
 GitLab's own asynchronous cleanup instead (keep_n = N, keep patterns as name_regex_keep)."""
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def images(run) -> tuple[str, ...]:
 
     found = default_images(run.context, run.settings.images, run.settings.semantics)
     if not found:
-        raise ConfigError("no image to clean: release.images is empty", hint="set release.images in invoke.yaml")
+        where = f"release.targets.{run.target.name}.images" if run.target else "release.images"
+        raise ConfigError(f"no image to clean: {where} is empty", hint=f"set {where} in invoke.yaml")
     return found
 
 

@@ -1,5 +1,7 @@
 """The plan step (``invoke version``): read the context and the versions that exist, let core decide the
-plan, show it. It writes nothing but the CI outputs ``version`` and ``tags``."""
+plan, show it. It writes nothing but the CI outputs: ``version`` and ``tags``, and docker/metadata-action's
+(pipeline.outputs: step outputs, variables, bake files). A target's run (``release.targets``) reads only
+its own tags, and shows its target."""
 
 from __future__ import annotations
 
@@ -7,21 +9,25 @@ import json
 
 from image_release.core.context import detect_context
 from image_release.core.plan import default_images, known_versions_from_tags, make_plan, release_version, versions_in_registry
+from image_release.core.targets import head_facts, own_tags, target_context
 from image_release.errors import RegistryUnreachable, ReleaseError
 from image_release.pipeline import prefetch
-
 
 MAX_PAYLOAD_BYTES = 8 * 1024 * 1024  # GitHub's event payloads are a few KiB; a push of many commits, some MiB
 
 
-def read_context(run):
-    return detect_context(
+def read_context(run, *, as_target: bool = True):
+    """The run's context; a target's run (``as_target``) sees only its own tags, prefix stripped
+    (core.targets.target_context)."""
+    target = run.target if as_target else None
+    ctx = detect_context(
         run.env,
         cli_tag=run.settings.tag,
-        git=run.git.facts,
+        git=run.git.facts if target is None else (lambda: head_facts(run.git.facts(), target, run.targets)),
         now=run.now,
         read_file=lambda p: read_payload(run, p),
     )
+    return ctx if target is None else target_context(ctx, target)
 
 
 def read_payload(run, path: str) -> str:
@@ -60,9 +66,10 @@ def read_and_plan(run):
     known = _known_versions(run, ctx, warnings) if ctx.event == "tag" else []
     from image_release.pipeline.source_date import with_created_label
 
+    local = _slug(run.settings.project.get('title') or run.root.name) + (f"-{_slug(run.target.name)}" if run.target else "")
     return make_plan(
         ctx, with_created_label(run, run.settings), known_versions=known,  # created: the source's date
-        fallback_image=f"local/{_slug(run.settings.project.get('title') or run.root.name)}",
+        fallback_image=f"local/{local}",
         warnings=warnings,
     )
 
@@ -86,7 +93,7 @@ def _known_versions(run, ctx, warnings: list[str]):
         except ReleaseError as e:
             warnings.append(f"could not read the tags of origin ({e.message}); floating tags are decided "
                             "from the local tags and the registry")
-    versions = known_versions_from_tags(tags)
+    versions = known_versions_from_tags(own_tags(tags, run.target, run.targets))  # a target's: its prefix only
     # The registry is asked when the plan decides what is published or is what was asked for;
     # `invoke build` or `invoke build tag` publish nothing and skip the request.
     read: dict[str, object] = {}
@@ -144,6 +151,12 @@ def _registry_versions(run, image: str, tags, warnings: list[str]):
     return versions_in_registry(tags, run.settings)
 
 
+def _target_line(run) -> str:
+    t = run.target
+    tag = f", git tag {run.git_tag}" if run.git_tag else ""
+    return f"target {t.name} (tag prefix {t.tag_prefix!r}, paths {', '.join(t.paths)}{tag})"
+
+
 def _slug(text: str) -> str:
     import re
 
@@ -168,20 +181,24 @@ class PlanStep:
         start_preflight_reads(run)  # the plan first, then the reads of the checks that follow it
         from image_release.core.plan import explain
 
+        from image_release.pipeline.outputs import write_plan_outputs
+
         plan = run.plan
         if run.request.option("plan", "json"):
-            run.say(json.dumps(plan.to_dict(), indent=2))
+            shown = plan.to_dict()
+            if run.target is not None:
+                shown["target"] = {**run.target.to_dict(), "git_tag": run.git_tag}
+            run.say(json.dumps(shown, indent=2))
             for w in plan.warnings:  # the text plan shows its warnings itself
                 run.warn(w)
         else:
-            with run.group("release plan"):
+            with run.group(f"release plan of {run.target.name}" if run.target else "release plan"):
+                if run.target is not None:
+                    run.say(_target_line(run))
                 asked = "plan" in run.request.requested  # `invoke version` shows the whole plan
                 run.say(explain(plan, publishes=asked or run.will_run("publish"),
                                 releases=asked or run.will_run("release")))
-        run.reporter.set_outputs({
-            "version": str(plan.version) if plan.version else "",
-            "tags": "\n".join(plan.refs()),
-        })
+        write_plan_outputs(run, plan)
 
 
 def start_preflight_reads(run) -> None:

@@ -1,5 +1,9 @@
 """The release step (``invoke release``): read what the notes say (git history, what was published,
-settings), let core render them and shape the forge release, and hand that one action to the applier."""
+settings), let core render them and shape the forge release, and hand that one action to the applier.
+
+A target's run (``release.targets``) releases its full git tag (``api/v1.2.0``): the previous release is
+the previous tag with its prefix, the changelog lists only the commits that touch its paths, and the
+default title and notes file name the target."""
 
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ from image_release.pipeline import checks
 from image_release.pipeline.checks import REAL, Check
 from image_release.pipeline.steps.publishing import merged_platforms, once_published
 from image_release.pipeline.steps.signing import sbom_asset, signed_note_of
+from image_release.settings import DEFAULTS
+
+DEFAULT_NAME = DEFAULTS["notes"]["name"]
 
 
 def moved_tags(plan) -> tuple[MovedTag, ...]:
@@ -47,12 +54,14 @@ def read_history(run):
 
     found = (None, None, None)
     if run.git.is_repository:
-        git, tag, deepen = run.git, run.context.tag, run.settings.notes.deepen
+        git, tag, deepen = run.git, run.git_tag, run.settings.notes.deepen
+        # a target: only its own tags are releases, and only the commits touching its paths count
+        own = {"prefix": run.target.tag_prefix, "paths": run.target.paths} if run.target else {}
         status = git_history.ensure_history(git, None, deepen=deepen)
         try:
-            history, until = git_history.release_history(git, tag), tag
+            history, until = git_history.release_history(git, tag, **own), tag
         except GitError:  # the tag is not in this clone (e.g. --tag before tagging): from HEAD
-            history, until = git_history.release_history(git, tag, ref="HEAD"), "HEAD"
+            history, until = git_history.release_history(git, tag, ref="HEAD", **own), "HEAD"
         if not status.complete and history.previous:  # a shallow clone may still hold this whole range
             status = git_history.ensure_history(git, history.previous, deepen=deepen, until=until)
         found = (history.previous, history.commits, status.note)
@@ -71,12 +80,14 @@ def notes_input(run, assets: bool = True) -> NotesInput:
     if commits is not None:
         web = f"{ctx.server_url.rstrip('/')}/{ctx.repository}" if ctx.server_url and ctx.repository else None
         links = RepoLinks(web, guess_kind(web)) if web else None
-        changelog = build_changelog(commits, tag=ctx.tag, previous_tag=previous, links=links)
+        changelog = build_changelog(commits, tag=run.git_tag, previous_tag=previous, links=links)
     project = run.settings.project.get("title") or (ctx.repository or run.root.name).rsplit("/", 1)[-1]
+    if run.target is not None and not run.settings.project.get("title"):
+        project = f"{project} {run.target.name}"
     return NotesInput(
         project=project,
         version=str(plan.version),
-        tag=ctx.tag,
+        tag=run.git_tag,
         previous_tag=previous,
         prerelease=plan.prerelease,
         images=plan.images,
@@ -92,6 +103,7 @@ def notes_input(run, assets: bool = True) -> NotesInput:
         date=run.now.strftime("%Y-%m-%d"),
         signed=signed_note_of(run, assets),
         latest_branch=latest_branch(ctx, run.settings),
+        extra={"target": run.target.name} if run.target else {},
     )
 
 
@@ -131,9 +143,9 @@ def release_spec(run, target) -> tuple[ReleaseSpec, str]:
         Link(name=f"{ref}", url=_registry_url(ref), link_type="image")
         for ref in (run.results.published or plan.refs())
     )
-    name = run.settings.notes.name.format(version=plan.version, tag=run.context.tag)
+    name = release_name(run)
     spec = ReleaseSpec(
-        tag=run.context.tag,
+        tag=run.git_tag,
         name=name,
         body=body,
         prerelease=plan.prerelease,
@@ -144,6 +156,15 @@ def release_spec(run, target) -> tuple[ReleaseSpec, str]:
         links=links,
     )
     return spec, full
+
+
+def release_name(run) -> str:
+    """``release.notes.name`` with ``{version}`` and ``{tag}`` (the full git tag); a target's run with
+    the default name says which target: ``Release api 1.2.0``."""
+    name = run.settings.notes.name
+    if run.target is not None and name == DEFAULT_NAME:
+        name = f"Release {run.target.name} {{version}}"
+    return name.format(version=run.plan.version, tag=run.git_tag)
 
 
 def _registry_url(ref: str) -> str:
@@ -157,7 +178,8 @@ def notes_path(run) -> str:
     version = str(run.plan.version)
     if n.file:
         return str(run.path(n.file.format(version=version, tag=run.context.tag)))
-    return str(run.path(run.settings.output_dir) / f"release-notes-{version}.md")
+    name = f"release-notes-{run.target.name}-{version}.md" if run.target else f"release-notes-{version}.md"
+    return str(run.path(run.settings.output_dir) / name)
 
 
 class ReleaseStep:
