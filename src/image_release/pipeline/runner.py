@@ -86,9 +86,14 @@ def preflight(run) -> None:
             _check(run, check)
 
 
+def makes_real_checks(run) -> bool:
+    """Whether this run makes the checks of write access (``REAL``): a dry run needs no write access."""
+    return not run.dry_run
+
+
 def _check(run, check) -> None:
-    if run.dry_run and check.when == REAL:
-        return  # it checks write access, and a dry run needs none
+    if check.when == REAL and not makes_real_checks(run):
+        return
     try:
         check.fn(run)
     except ReleaseError as e:

@@ -206,9 +206,11 @@ def start_preflight_reads(run) -> None:
     forge's preflight), so that they overlap with the other checks (git status, the engine's start-up, the
     notes); each check collects its read where it ran it before (pipeline.prefetch). Only for the checks
     this run will make: a dry run makes none of them, a skipped step none of its own."""
-    if run.dry_run:
-        return
+    from image_release.pipeline.runner import makes_real_checks
     from image_release.pipeline.steps import STEPS
+
+    if not makes_real_checks(run):
+        return
 
     if run.will_run("publish") and not STEPS["publish"].skip(run):
         for host, group in _by_host([i for i in run.plan.images if i not in run.unreachable]).items():
