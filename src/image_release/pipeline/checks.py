@@ -47,18 +47,6 @@ def resolved_spec(run):
     return replace(run.plan.build, context=str(context), dockerfile=str(dockerfile), secrets=secrets)
 
 
-def build_inputs(run) -> None:
-    """The build spec as written (core) and the files it names (the engine adapter): the engine trusts
-    a spec that passed here."""
-    from image_release.adapters.engine import check_build_paths
-    from image_release.core.build_spec import validate_build_spec
-
-    spec = resolved_spec(run)
-    check_build_paths(spec)
-    validate_build_spec(spec, run.env)
-    secret_looking_args(run)
-
-
 def secret_looking_args(run) -> None:
     """A build arg whose value is a known secret, or is shaped like a token (ghp_..., glpat-..., AKIA...) or a
     random string over 20 characters, gets a warning before the build: build args stay in the image's

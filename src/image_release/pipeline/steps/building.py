@@ -91,6 +91,7 @@ def check_build_inputs(run) -> None:
     spec = build_spec(run, "layout")
     check_build_paths(spec)
     validate_build_spec(spec, run.env)
+    checks.secret_looking_args(run)
 
 
 class BuildStep:
