@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from image_release.adapters import git_history as gh
@@ -325,6 +325,7 @@ def test_mentions_in_scopes_breaking_notes_and_pr_titles():
 
 
 @given(st.lists(st.sampled_from([*"@`ab-_/. \n:x9", "@@", "``", "a@b", " https://h/@u "]), max_size=30).map("".join))
+@example("@a@@a`")  # a mention next to a backtick holding a second one
 def test_no_mention_survives_any_message(text):
     from image_release.core.changelog import neutralize_mentions
 

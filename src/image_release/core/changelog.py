@@ -312,7 +312,8 @@ def neutralize_mentions(text: str) -> str:
     """``text`` with each ``@mention`` outside code spans and URLs put in a code span (see the
     module doc). Its backticks are one more than the longest run in ``text``, so a stray backtick
     of the message never pairs with them; a mention right next to a backtick (which would merge
-    with the span's own) gets a word joiner (U+2060) after its ``@`` instead."""
+    with the span's own) gets a word joiner (U+2060) after each of its ``@`` instead (``@a@@b``
+    holds a second mention)."""
     if "@" not in text:
         return text
     tick = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
@@ -323,7 +324,7 @@ def neutralize_mentions(text: str) -> str:
             continue
         mention = m.group(0)
         touching = text[m.start() - 1:m.start()] == "`" or text[m.end():m.end() + 1] == "`"
-        out += [text[last:m.start()], f"@\u2060{mention[1:]}" if touching else f"{tick}{mention}{tick}"]
+        out += [text[last:m.start()], mention.replace("@", "@\u2060") if touching else f"{tick}{mention}{tick}"]
         last = m.end()
     out.append(text[last:])
     return "".join(out)
