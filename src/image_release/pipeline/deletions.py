@@ -19,6 +19,7 @@ from typing import Sequence
 
 from image_release.core.actions import DeleteManifest, DeleteTag, ScheduleBulkDelete
 from image_release.errors import DeleteRefused, ReleaseError
+from image_release.pipeline.bounded import run_bounded
 
 # A refusal with one of these statuses concerns the whole registry: the remaining deletions would only
 # be refused again.
@@ -105,7 +106,7 @@ class Deletions:
                 outcomes[start] = self._outcome(actions[start])
                 start += 1
             if not any(map(_stops, outcomes.values())):
-                _run_bounded(self._outcome, actions, start, end, width, outcomes)
+                run_bounded(self._outcome, actions, start, end, width, outcomes, _stops, "image-release-delete")
             if any(map(_stops, outcomes.values())):
                 break
         return self._report(actions, outcomes)
@@ -192,31 +193,6 @@ def _phases(actions: Sequence) -> list[tuple[int, int]]:
     bounds = [i for i in range(1, len(actions)) if attached(actions[i]) != attached(actions[i - 1])]
     edges = [0, *bounds, len(actions)]
     return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
-
-
-def _run_bounded(fn, actions: Sequence, start: int, end: int, width: int, outcomes: dict) -> None:
-    """``outcomes[i] = fn(actions[i])`` for ``start <= i < end``, at most ``width`` at once, started in
-    order; none starts once an outcome stops the cleanup (``_stops``), the ones already started finish."""
-    if width <= 1 or end - start <= 1:
-        for i in range(start, end):
-            outcomes[i] = fn(actions[i])
-            if _stops(outcomes[i]):
-                return
-        return
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-    running: dict = {}
-    nxt, stopped = start, False
-    with ThreadPoolExecutor(min(width, end - start), thread_name_prefix="image-release-delete") as pool:
-        while running or (nxt < end and not stopped):
-            while not stopped and nxt < end and len(running) < width:
-                running[pool.submit(fn, actions[nxt])] = nxt
-                nxt += 1
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                i = running.pop(future)
-                outcomes[i] = future.result()
-                stopped = stopped or _stops(outcomes[i])
 
 
 def _stopped(exc: ReleaseError, report: CleanupReport, remaining: Sequence) -> ReleaseError:
