@@ -169,13 +169,40 @@ def test_lasting_fault_on_a_floating_tag_stops_says_what_was_published_and_rerun
     assert rule.hits == 4, "the policy's 4 attempts"
     assert len([ln for ln in err.splitlines() if "retry PUT" in ln]) == 3
     assert f"could not tag {setup.proj.image}:1" in err
-    published = re.search(r"already published: (.*)", err).group(1)
-    assert f"{setup.proj.image}:1.2.0" in published and f"{setup.proj.image}:1.2," in published + ","
+    published = re.search(r"already published: (.*)", err).group(1).split(", ")
     assert "re-run the same command" in err
     tags = setup.tags()
-    assert tags["1"] == tags["latest"] == old, "the floating tags it did not reach are where they were"
-    assert tags["1.2.0"] == tags["1.2"] != old
+    assert tags["1"] == old, "the tag that failed is where it was"
+    # 1.2 went alone first, then 1 and latest at once (apply_tags.PUT_WIDTH): latest is out, and listed
+    assert published == [f"{setup.proj.image}:{t}" for t in ("1.2.0", "1.2", "latest")]
+    assert tags["1.2.0"] == tags["1.2"] == tags["latest"] != old
     _converges(setup, old)
+
+
+def test_the_extra_tags_go_at_once_after_the_first(setup):
+    """The floating tags' PUTs overlap (bounded), after the first alone: the PUT of `latest` reaches the
+    registry while the PUT of `1` is still held; a registry that refuses the first moves no other."""
+    import threading
+
+    old = _first_release(setup)
+    released, answered, overlapped = threading.Event(), threading.Event(), []
+    hold = setup.proxy.hold("PUT", r"/manifests/1$", released, seconds=15, agent=TOOL)
+    hold.after = answered.set
+    setup.proxy.add("PUT", r"/manifests/latest$", "pass", agent=TOOL,
+                    before=lambda: (overlapped.append(hold.hits == 1 and not answered.is_set()), released.set()))
+    ok(setup.release("v1.2.0"))
+    assert overlapped == [True], "latest was put while 1 was in flight"
+    tags = setup.tags()
+    assert tags["1.2"] == tags["1"] == tags["latest"] == tags["1.2.0"] != old
+
+    setup.proxy.clear()
+    setup.proj.content("1.3.0")
+    setup.proj.tag("v1.3.0")
+    rule = setup.proxy.status("PUT", r"/manifests/1\.3$", 403, times=None, agent=TOOL)
+    err = failed(setup.release("v1.3.0"))
+    assert rule.hits == 1 and "could not tag" in err and f"{setup.proj.image}:1.3" in err
+    after = setup.tags()
+    assert after["1"] == after["latest"] == tags["1"], "the first refused: no other tag moved"
 
 
 def test_lasting_engine_push_fault_publishes_nothing_and_rerun_converges(setup):
@@ -363,3 +390,37 @@ def test_gitlab_5xx_once_is_retried_and_a_rerun_converges(gitlab):
     again = project.releases["v1.2.3"]["links"]
     names = [link["name"] for link in again]
     assert len(again) == len(links) and len(names) == len(set(names)), "no duplicate links"
+
+
+def test_images_on_two_registries_publish_at_once_and_report_in_order(tmp_path, proxy):
+    """Two registries (two loopback ports) take their images at the same time: each version tag's PUT is
+    held until both have arrived, so one after the other would wait out the hold. Each image's lines still
+    come under its own heading, in the order of release.images."""
+    import threading
+
+    with FaultProxy(REGISTRY) as other:
+        a = f"{proxy.address}/t/{uuid.uuid4().hex[:12]}"
+        b = f"{other.address}/t/{uuid.uuid4().hex[:12]}"
+        proj = write_project(tmp_path / "app", f"{a}, {b}")  # the default timeout: a held PUT is not retried
+        proj.tag("v1.0.0")
+        both, arrived, answered, overlapped = threading.Event(), [], [], []
+
+        def arrive():
+            arrived.append(1)
+            if len(arrived) == 2:
+                overlapped.append(not answered)
+                both.set()
+
+        for p in (proxy, other):
+            p.hold("PUT", r"/manifests/1\.0\.0$", both, seconds=15, agent=TOOL, before=arrive,
+                   after=lambda: answered.append(1))
+        out = proj.invoke("release", "--tag", "v1.0.0").stdout
+    assert overlapped == [True], "the second version tag's PUT arrived while the first was in flight"
+    lines = out.splitlines()
+    heads = [i for i, ln in enumerate(lines) if ln.startswith("==> publish ")]
+    assert [lines[i] for i in heads] == [f"==> publish {a}", f"==> publish {b}"]
+    assert all(f"tagged {a}:" in ln for ln in lines[heads[0] + 1:heads[1]] if ln.startswith("tagged "))
+    assert any(ln.startswith(f"tagged {b}:") for ln in lines[heads[1] + 1:])
+    upstream = [f"{REGISTRY}/{x.split('/', 1)[1]}" for x in (a, b)]
+    assert skopeo_tags(upstream[0]) == skopeo_tags(upstream[1]) == ["1", "1.0", "1.0.0", "latest"]
+    assert skopeo_digest(f"{upstream[0]}:latest") == skopeo_digest(f"{upstream[1]}:latest")

@@ -13,28 +13,50 @@ from image_release.pipeline.deletions import Deletions
 RERUN = "re-run the same command: it converges (tags already published stay as they are)"
 
 
+PUT_WIDTH = 4  # tag PUTs at once after the first (pipeline.bounded): a few round trips, not one per tag
+
+
 def put_tags(run, action) -> None:
-    """The manifest just pushed, put byte for byte under every other tag. The registry's answer to each
-    PUT is its read-back; a HEAD follows only where the answer does not prove the write (and only with
-    release.registry.verify, on by default)."""
+    """The manifest just pushed, put byte for byte under every other tag: the first alone (a registry that
+    refuses it moves no other tag), then up to ``PUT_WIDTH`` at once; none starts after a failure. The
+    registry's answer to each PUT is its read-back; a HEAD follows only where the answer does not prove
+    the write (and only with release.registry.verify, on by default). What was put is reported, and listed
+    by a failure, in the order of the tags."""
+    from image_release.pipeline.bounded import first_alone_then_bounded
+
     name, client = run.registry_for(action.image)
-    repo = name.repository
-    resolved = run.results.resolved.setdefault(action.image, {})
     manifest = run.results.manifests[action.image]
     verify = run.settings.registry_verify
-    for tag in action.tags:
+
+    def put(tag: str) -> tuple:
         try:
-            put = client.put_manifest(repo, tag, manifest, read_back=verify)
+            return "put", client.put_manifest(name.repository, tag, manifest, read_back=verify)
         except ReleaseError as e:
-            raise PublishError(f"could not tag {action.image}:{tag}: {e.message}", hint=RERUN,
-                               published=tuple(run.results.published)) from None
-        resolved[tag] = put.seen if verify else manifest.digest
-        if verify and not put.verified and tag not in action.settled_later:
-            raise PublishError(f"{action.image}:{tag} resolves to {put.seen or 'nothing'}, not {manifest.digest}",
-                               hint="re-run the same command to converge", published=tuple(run.results.published))
-        # A tag a concurrent release moved since our put is Converge's business.
-        run.results.published.append(f"{action.image}:{tag}")
-        run.say(f"tagged {action.image}:{tag} -> {manifest.digest[:19]}")
+            return "error", e
+
+    outcomes = first_alone_then_bounded(put, action.tags, PUT_WIDTH, lambda o: o[0] == "error",
+                                        "image-release-tags")
+    problem = None
+    for i, tag in enumerate(action.tags):
+        kind, value = outcomes.get(i, ("untried", None))
+        if kind == "put":
+            wrong = _put_tag(run, action, tag, value, manifest, verify)
+            problem = problem or wrong
+        elif kind == "error" and problem is None:
+            problem = f"could not tag {action.image}:{tag}: {value.message}"
+    if problem:
+        raise PublishError(problem, hint=RERUN, published=tuple(run.results.published))
+
+
+def _put_tag(run, action, tag: str, put, manifest, verify: bool) -> str | None:
+    """Record one answered PUT; what is wrong with it (a read-back that disagrees), or None."""
+    run.results.resolved.setdefault(action.image, {})[tag] = put.seen if verify else manifest.digest
+    if verify and not put.verified and tag not in action.settled_later:
+        return f"{action.image}:{tag} resolves to {put.seen or 'nothing'}, not {manifest.digest}"
+    # A tag a concurrent release moved since our put is Converge's business.
+    run.results.published.append(f"{action.image}:{tag}")
+    run.say(f"tagged {action.image}:{tag} -> {manifest.digest[:19]}")
+    return None
 
 
 def converge(run, action) -> None:
