@@ -21,6 +21,7 @@ from pathlib import Path
 from image_release.errors import BuildError, PublishError, ReleaseError
 
 _LAYOUT = "push:layout"  # run.cache: the layout of the image built in this run (adapters.layout_push.Layout)
+_LAYOUT_LOCK = "push:layout-lock"  # run.cache: made once, whichever image's thread asks first
 _BUILT = "push:built-layout"  # run.cache: the layout directory the build wrote (output oci:PATH)
 _TEMP = "push:temp"  # run.cache: layout directories this run made, removed when publishing ends
 _REPOS = "push:repos"  # run.cache: registry host -> repositories that hold the image's blobs now
@@ -99,16 +100,19 @@ def built_layout(run):
     """The OCI layout of the image built in this run (``adapters.layout_push.Layout``), made once."""
     from image_release.adapters.layout_push import read_layout
 
-    layout = run.cache.get(_LAYOUT)
-    if layout is not None:
+    import threading
+
+    with run.cache.setdefault(_LAYOUT_LOCK, threading.Lock()):  # images of several registries publish at once
+        layout = run.cache.get(_LAYOUT)
+        if layout is not None:
+            return layout
+        _require_image(run)
+        path = run.cache.get(_BUILT)
+        if not path:
+            path = layout_dir(run)
+            run.engine().export_oci(run.results.image_id, path)
+        layout = run.cache[_LAYOUT] = read_layout(path)
         return layout
-    _require_image(run)
-    path = run.cache.get(_BUILT)
-    if not path:
-        path = layout_dir(run)
-        run.engine().export_oci(run.results.image_id, path)
-    layout = run.cache[_LAYOUT] = read_layout(path)
-    return layout
 
 
 def _push_content(run, image: str):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,6 +85,15 @@ class Results:
     signing: Any = None  # what the sign step did (pipeline.apply_sign.SignState)
 
 
+@contextmanager
+def _held_group(lines: list, title: str):
+    lines.append(("open", title))
+    try:
+        yield
+    finally:
+        lines.append(("close",))
+
+
 class Run:
     """State and shared services of one run. Steps read through it; the applier writes."""
 
@@ -121,6 +131,8 @@ class Run:
         self._engine = None
         self._warm: threading.Thread | None = None
         self._secret_lock = threading.Lock()
+        self._held = threading.local()  # output kept by held()
+        self._registry_lock = threading.RLock()
         # No ::add-mask:: for what came from the environment: on GitHub Actions the runner already masks the
         # secrets it put there, and the command would print the raw value on this process's own stdout,
         # where `tee`, log files and artifacts keep it. Only what the run learns itself is masked (secret).
@@ -128,10 +140,42 @@ class Run:
 
     # -- output -----------------------------------------------------------------------------------
     def say(self, text: str = "") -> None:
-        print(self.redactor(text), file=self._out, flush=True)
+        self._write(self._out, self.redactor(text))
 
     def warn(self, text: str) -> None:
-        print(self.redactor(f"warning: {text}"), file=self._err, flush=True)
+        self._write(self._err, self.redactor(f"warning: {text}"))
+
+    def _write(self, stream, line: str) -> None:
+        held = getattr(self._held, "lines", None)
+        if held is not None:
+            held.append(("line", stream, line))
+            return
+        print(line, file=stream, flush=True)
+
+    @contextmanager
+    def held(self):
+        """This thread's output (lines, warnings, groups) kept instead of written, for work done on several
+        threads at once; :meth:`replay` writes it afterwards, in the order the caller chooses."""
+        lines: list[tuple] = []
+        self._held.lines = lines
+        try:
+            yield lines
+        finally:
+            self._held.lines = None
+
+    def replay(self, lines: list[tuple]) -> None:
+        """Write what :meth:`held` kept, groups included."""
+        groups = []
+        for entry in lines:
+            if entry[0] == "open":
+                groups.append(self.reporter.group(entry[1]))
+                groups[-1].__enter__()
+            elif entry[0] == "close" and groups:
+                groups.pop().__exit__(None, None, None)
+            elif entry[0] == "line":
+                print(entry[2], file=entry[1], flush=True)
+        while groups:
+            groups.pop().__exit__(None, None, None)
 
     @property
     def reporter(self):
@@ -146,7 +190,8 @@ class Run:
         self._reporter = reporter
 
     def group(self, title: str):
-        return self.reporter.group(title)
+        held = getattr(self._held, "lines", None)
+        return self.reporter.group(title) if held is None else _held_group(held, title)
 
     def secret(self, value: str | None, user: str | None = None) -> None:
         """A secret learnt while running (a resolved password, a token; ``user``: the name it is sent with in
@@ -203,23 +248,27 @@ class Run:
     # -- services ---------------------------------------------------------------------------------
     def registry_for(self, image: str):
         """(ImageName, RegistryClient) for an image name; one client per registry host."""
-        from image_release.adapters.registry import RegistryClient
-        from image_release.adapters.registry_auth import resolve_credentials
         from image_release.core.image_ref import parse_image
 
         name = parse_image(image)
-        host = name.registry
-        if host not in self._registries:
-            s = self.settings
-            names = (s.registry_username_env, s.registry_password_env) if s.registry_username_env else None
-            creds = resolve_credentials(host, self.env, names)
-            if creds is not None:
-                self.secret(creds.password, user=creds.username)
-            self._registries[host] = RegistryClient(
-                host, credentials=creds, retry=self.retry_policy(), timeout=s.registry_timeout, log=self.warn,
-                on_secret=self.secret,  # a fetched bearer token: redacted, and masked where the CI cannot know it
-            )
-        return name, self._registries[host]
+        with self._registry_lock:  # asked from the plan's read threads and the publish threads
+            if name.registry not in self._registries:
+                self._registries[name.registry] = self._registry_client(name.registry)
+            return name, self._registries[name.registry]
+
+    def _registry_client(self, host: str):
+        from image_release.adapters.registry import RegistryClient
+        from image_release.adapters.registry_auth import resolve_credentials
+
+        s = self.settings
+        names = (s.registry_username_env, s.registry_password_env) if s.registry_username_env else None
+        creds = resolve_credentials(host, self.env, names)
+        if creds is not None:
+            self.secret(creds.password, user=creds.username)
+        return RegistryClient(
+            host, credentials=creds, retry=self.retry_policy(), timeout=s.registry_timeout, log=self.warn,
+            on_secret=self.secret,  # a fetched bearer token: redacted, and masked where the CI cannot know it
+        )
 
     def retry_policy(self):
         """The one retry policy (release.retry), for every registry, engine push and forge call."""

@@ -197,6 +197,70 @@ def _old_left(run, image: str, actions) -> str | None:
     return old if client.head_manifest(name.repository, old) is not None else None
 
 
+def publish_all(run, index=None) -> None:
+    """Publish every image of the plan. The images of one registry go one after another (the later ones
+    mount the blobs the first one uploaded); different registries at once (pipeline.bounded), each
+    image's output shown in the order of release.images once all are done. A failure stops its registry's
+    later images; the first failure, in that order, is raised listing everything published."""
+    images = list(run.plan.images)
+    groups: dict[str, list[str]] = {}
+    for image in images:
+        groups.setdefault(run.registry_for(image)[0].registry, []).append(image)
+    if len(groups) <= 1:
+        for image in images:
+            with run.group(f"publish {image}"):
+                _raise_stopped(run, image, _publish_one(run, image, index))
+        return
+    from image_release.pipeline.bounded import run_bounded
+
+    def publish_group(group: list[str]) -> list[tuple]:
+        done = []
+        for image in group:
+            with run.held() as lines:
+                error = _publish_one(run, image, index)
+            done.append((image, lines, error))
+            if error is not None:
+                break
+        return done
+
+    outcomes: dict = {}
+    run_bounded(publish_group, list(groups.values()), 0, len(groups), len(groups), outcomes, lambda o: False,
+                "image-release-publish")
+    finished = {image: (lines, error) for done in outcomes.values() for image, lines, error in done}
+    order = {image: i for i, image in enumerate(images)}
+    run.results.published.sort(key=lambda ref: order.get(_image_of(ref, images), len(images)))
+    first = None
+    for image in (i for i in images if i in finished):
+        lines, error = finished[image]
+        with run.group(f"publish {image}"):
+            run.replay(lines)
+        first = first or (error and (image, error))
+    if first:
+        image, error = first
+        if isinstance(error, PublishError):  # listed while the other registries were still publishing
+            error.published = tuple(run.results.published)
+        _raise_stopped(run, image, error)
+
+
+def _publish_one(run, image: str, index) -> ReleaseError | None:
+    try:
+        publish_image(run, image, index)
+    except ReleaseError as e:
+        return e
+    return None
+
+
+def _raise_stopped(run, image: str, error: ReleaseError | None) -> None:
+    if error is not None:
+        raise once_published(run, error, f"publishing {image} stopped: {error.message}", RERUN) from None
+
+
+def _image_of(ref: str, images: list[str]) -> str | None:
+    """The image of a published ref (``image:tag`` or ``image@digest``): the longest that prefixes it."""
+    found = [i for i in images if ref.startswith((i + ":", i + "@"))]
+    return max(found, key=len) if found else None
+
+
 class PublishStep:
     name = "publish"
 
@@ -211,12 +275,7 @@ class PublishStep:
 
         index = merged(run)
         try:
-            for image in run.plan.images:
-                with run.group(f"publish {image}"):
-                    try:
-                        publish_image(run, image, index)
-                    except ReleaseError as e:
-                        raise once_published(run, e, f"publishing {image} stopped: {e.message}", RERUN) from None
+            publish_all(run, index)
         finally:
             release_layouts(run)
         run.reporter.set_outputs({"digest": run.results.digest or "", "tags": "\n".join(run.results.published)})
