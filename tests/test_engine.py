@@ -25,17 +25,10 @@ from image_release.adapters.engine import (
     EngineInfo,
     _BuildKitClient,
     _buildkit_failure,
-    _percent,
     check_build_paths,
 )
 from image_release.core.build_spec import BuildSecret, BuildSpec, validate_build_spec
-from image_release.errors import (
-    BuildError,
-    EngineError,
-    ReleaseError,
-    RegistryUnreachable,
-)
-from tests.fixtures.services import skopeo_digest
+from image_release.errors import BuildError, EngineError
 
 BASE = "image-release/busybox:local"
 
@@ -377,49 +370,6 @@ def test_build_secrets_reach_the_step_but_never_argv_output_or_image(services, t
 
 
 @pytest.mark.services
-def test_push_returns_the_digest_skopeo_reads(services, engine, registry_repo, tmp_path, cleanup):
-    ctx = write(tmp_path / "ctx", SCRATCH)
-    ref = f"{registry_repo}:1.2.3"
-    cleanup.append(ref)
-    engine.build(BuildSpec(context=str(ctx), tags=(ref,), buildkit="on"))
-    planted = "planted-password-" + uuid.uuid4().hex
-    digest = engine.push(ref, auth_config={"username": "ci", "password": planted})
-    assert digest.startswith("sha256:")
-    assert skopeo_digest(ref) == digest
-    out = engine.out.getvalue()
-    assert f"pushed {ref} {digest}" in out
-    assert planted not in out
-
-
-@pytest.mark.services
-def test_push_to_a_closed_port_carries_the_daemons_message(services, engine, tmp_path, cleanup):
-    ctx = write(tmp_path / "ctx", SCRATCH)
-    ref = f"127.0.0.1:{closed_port()}/t/{uuid.uuid4().hex[:8]}:1.0.0"
-    cleanup.append(ref)
-    engine.build(BuildSpec(context=str(ctx), tags=(ref,), buildkit="off"))
-    with pytest.raises(RegistryUnreachable) as err:
-        engine.push(ref)
-    assert "connection refused" in err.value.message and ref in err.value.message
-    assert "registry" in err.value.hint
-
-
-@pytest.mark.services
-def test_push_of_an_image_that_is_not_there(engine, registry_repo):
-    with pytest.raises(EngineError) as err:
-        engine.push(f"{registry_repo}:missing")
-    assert "does not exist" in err.value.message
-    assert "build" in err.value.hint
-
-
-def test_push_needs_an_explicit_tag(tmp_path):
-    eng = Engine(docker_host=dead_host(tmp_path), out=None)
-    for ref in ("127.0.0.1:5000/t/x", "127.0.0.1:5000/t/x@sha256:" + "0" * 64):
-        with pytest.raises(ReleaseError) as err:
-            eng.push(ref)
-        assert "explicit tag" in err.value.message
-
-
-@pytest.mark.services
 def test_tag_image_exists_and_remove_image(services, engine, tmp_path):
     ctx = write(tmp_path / "ctx", SCRATCH)
     name = local_name()
@@ -481,12 +431,6 @@ def test_tty_progress_is_one_updating_line_per_step(services, tmp_path, cleanup,
     assert "\r\x1b[K" in tty.getvalue()
     assert tty.getvalue().count("\n") < plain.getvalue().count("\n")
     assert tty.getvalue().splitlines()[-1].startswith("built sha256:")
-
-
-def test_push_percentages_are_clamped():
-    assert _percent(1991168, 1982338) == 100  # the daemon reports current > total
-    assert _percent(50, 200) == 25
-    assert _percent(10, 0) is None and _percent(None, None) is None
 
 
 # ----------------------------------------------------------------------------------------------- CLI argv

@@ -16,7 +16,7 @@ Three ways to apply the same policy, one per kind of caller:
   After the last attempt a retryable status is returned (the caller maps it to a typed error) and a
   retryable exception is re-raised.
 - ``call_with_retry(fn, policy, transient=...)``: any call whose failures are exceptions, retried while
-  ``transient(exc)`` says so (e.g. the engine push with ``transient_release_error``).
+  ``transient(exc)`` says so (``transient_release_error`` by default).
 - ``urllib3_retry(policy, ...)``: the same policy as a ``urllib3`` ``Retry`` for the HTTP libraries that
   take one (PyGithub's requester, python-gitlab's requests session).
 

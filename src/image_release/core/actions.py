@@ -1,7 +1,7 @@
 """The actions a run can take (pure data).
 
 Every step reads what it needs, hands those facts to a pure function in core that returns a list of
-these actions, and the applier (``image_release.pipeline.applier``) carries them out in order. A dry
+these actions, and the applier (``image_release.pipeline.runner.apply``) carries them out in order. A dry
 run prints the same list (``describe`` of each) and applies none of it: that is the only place a dry
 run differs from a real one.
 

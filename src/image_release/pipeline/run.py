@@ -271,7 +271,7 @@ class Run:
         )
 
     def retry_policy(self):
-        """The one retry policy (release.retry), for every registry, engine push and forge call."""
+        """The one retry policy (release.retry), for every registry and forge call."""
         from image_release.adapters.http_retry import RetryPolicy
 
         return RetryPolicy.from_settings(self.settings)

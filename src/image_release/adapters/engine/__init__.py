@@ -49,10 +49,9 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from image_release.adapters.engine import buildkit, cli_choice, oci_export, push as _push, sdk_build
+from image_release.adapters.engine import buildkit, cli_choice, oci_export, sdk_build
 from image_release.adapters.engine.base import DEFAULT_DOCKER_HOST, EngineBase, redacts_errors
 from image_release.adapters.engine.cli_choice import CLI_CANDIDATES, BuildKitClient
-from image_release.adapters.engine.display import percent
 from image_release.adapters.engine.messages import api_message, buildkit_failure
 from image_release.adapters.engine.paths import build_paths, check_build_paths
 from image_release.adapters.engine.results import BuildResult, EngineInfo
@@ -62,7 +61,6 @@ from image_release.errors import BuildError, EngineError
 # The names the tests and the benchmark use (kept from the single-module engine).
 _BuildKitClient = BuildKitClient
 _buildkit_failure = buildkit_failure
-_percent = percent
 
 __all__ = [
     "BuildResult", "CLI_CANDIDATES", "DEFAULT_DOCKER_HOST", "Engine", "EngineInfo", "check_build_paths",
@@ -209,14 +207,3 @@ class Engine(EngineBase):
             raise EngineError(f"removing {ref} failed: {api_message(exc)}",
                               hint="a container may still use it (remove_image(ref, force=True))") from None
 
-    # -------------------------------------------------------------------------------------- push
-
-    @redacts_errors
-    def push(self, ref: str, auth_config: dict | None = None) -> str:
-        """Push ONE ``registry/repo:tag`` through the SDK; return the manifest digest the daemon reports.
-
-        Errors arrive as events in the stream; each one becomes RegistryUnreachable (registry down),
-        AuthError (credentials refused), EngineError (no such local image) or RegistryError, with the
-        daemon's message. ``auth_config`` travels in the X-Registry-Auth header only and is never printed.
-        """
-        return _push.push(self, ref, auth_config)

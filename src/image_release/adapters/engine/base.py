@@ -1,6 +1,6 @@
 """What every engine part shares: the daemon address, the SDK client, the CLI's environment, the display.
 
-``EngineBase`` is the state half of ``Engine`` (the facade in ``__init__``); the build, BuildKit and push
+``EngineBase`` is the state half of ``Engine`` (the facade in ``__init__``); the build, BuildKit and export
 modules are functions of it. The docker SDK is imported inside the methods that use it.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from typing import Any, Callable, TextIO
+from typing import Callable, TextIO
 
 
 def _same(text: str) -> str:
@@ -107,14 +107,3 @@ class BuildKitRenderer:
             return
         text = re.sub(r"^\d+\.\d+ ", "", rest)
         d.detail(text if num == self.current else f"#{num} {text}")
-
-
-def percent(current: Any, total: Any) -> int | None:
-    """Push/pull progress percentage; the daemon's ``current`` can exceed ``total``: clamp to 0..100."""
-    try:
-        cur, tot = float(current), float(total)
-    except (TypeError, ValueError):
-        return None
-    if tot <= 0:
-        return None
-    return int(max(0.0, min(100.0, cur * 100.0 / tot)))

@@ -1,15 +1,13 @@
 """What the engine says when something fails: the daemon's and BuildKit's messages, read and classified.
 
-Pure text functions: a failed build's message and hint, the failing step and its last output parsed
-from BuildKit's plain progress, and a push failure turned into the typed error the caller's retry policy
-understands (RegistryUnreachable, RegistryError with a status, AuthError, EngineError).
+Pure text functions: a failed build's message and hint, and the failing step and its last output parsed
+from BuildKit's plain progress. (Images reach a registry through the tool's own client, never through the
+daemon: adapters/layout_push.py.)
 """
 
 from __future__ import annotations
 
 import re
-
-from image_release.errors import AuthError, EngineError, RegistryError, RegistryUnreachable
 
 
 def short(exc: BaseException) -> str:
@@ -102,52 +100,3 @@ def _final_error(lines: list[str]) -> str:
             continue
         return re.sub(r"^(ERROR|error):\s*", "", s)
     return ""
-
-
-_MISSING_IMAGE = ("does not exist locally", "tag does not exist", "no such image")
-# What dockerd says when the connection to the registry failed or broke off mid-request (a reset, a dropped
-# connection: 'Put "http://.../manifests/1": EOF'), as opposed to an answer it got.
-_UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "connection reset", "network is unreachable",
-                "no route to host", "dial tcp", "unexpected eof", "broken pipe", "server closed idle connection",
-                "context deadline exceeded", "client.timeout exceeded", "tls handshake timeout")
-_EOF = re.compile(r"(^|[\s:])EOF$")
-_DENIED = ("unauthorized", "authentication required", "denied", "forbidden", "incorrect username or password")
-# Status words and registry error codes the daemon quotes without the number.
-_STATUS_WORDS = (("toomanyrequests", 429), ("too many requests", 429), ("internal server error", 500),
-                 ("bad gateway", 502), ("service unavailable", 503), ("unavailable:", 503),
-                 ("gateway timeout", 504))
-
-
-def push_error(ref: str, message: str) -> Exception:
-    """The typed error for a push that failed with the daemon's ``message``: RegistryUnreachable when the
-    connection failed or broke off, RegistryError with the HTTP status (429, 5xx: transient, for the
-    caller's retry policy) when the registry answered, AuthError, or EngineError for a missing image."""
-    low = message.lower()
-    text = f"pushing {ref} failed: {message}"
-    if any(s in low for s in _MISSING_IMAGE):
-        return EngineError(text, hint="build or tag the image first (invoke build)")
-    status = _status(low)
-    if status == 429:
-        return RegistryError(text, hint="the registry limits this client's requests (429 Too Many Requests): "
-                             "wait and re-run, or authenticate for a higher limit", status=429)
-    if any(s in low for s in _UNREACHABLE) or _EOF.search(message.strip()):
-        return RegistryUnreachable(text, hint="start the registry or correct its address in the image name")
-    if any(s in low for s in _DENIED):
-        return AuthError(text, hint="log in to the registry or give credentials with push permission "
-                         "(docker login, or the CI's registry variables)")
-    if "http response to https client" in low or "x509" in low or "certificate" in low:
-        return RegistryUnreachable(text, hint="the registry's TLS does not match: use https with a valid "
-                                   "certificate (loopback registries are spoken to over plain HTTP)")
-    if status is not None and status >= 500:
-        return RegistryError(text, hint="the registry failed to answer (a server error): check its log, "
-                             "then re-run", status=status)
-    return RegistryError(text, hint="check the registry's log and the repository name", status=status)
-
-
-def _status(low: str) -> int | None:
-    """The HTTP status a daemon message quotes, as a number or as its words."""
-    for words, status in _STATUS_WORDS:
-        if words in low:
-            return status
-    m = re.search(r"(?<![:.\d])\b(4\d\d|5\d\d)\b(?![.:\d])", low)  # not a port nor part of an address
-    return int(m.group(1)) if m else None
