@@ -172,27 +172,28 @@ def main(argv: list[str]) -> int:
             missing.append(name)
             return None
 
-    engine, git_history, registry = (module(f"image_release.adapters.{m}") for m in ("engine", "git_history",
-                                                                                    "registry"))
-    notes, session, steps = (module(f"image_release.pipeline.{m}") for m in ("notes", "session", "steps"))
+    engine, git_history, registry, layout_push = (
+        module(f"image_release.adapters.{m}") for m in ("engine", "git_history", "registry", "layout_push"))
+    steps, planning, releasing, run_mod = (
+        module(f"image_release.pipeline.{m}") for m in ("steps", "steps.planning", "steps.releasing", "run"))
 
-    Session, Engine = getattr(session, "Session", None), getattr(engine, "Engine", None)
-    RegistryClient = getattr(registry, "RegistryClient", None)
-    for name in ("plan_step", "build_step", "tag_step", "publish_step", "release_step"):
-        timed(steps, name, f"step {name.removesuffix('_step')}")
-    timed(Session, "_known_versions", "  plan: known versions (git tags + registry tag list)")
-    timed(Session, "registry_for", "  registry client setup (imports requests)")
+    Engine, RegistryClient = getattr(engine, "Engine", None), getattr(registry, "RegistryClient", None)
+    for name, step in (getattr(steps, "STEPS", None) or {}).items():
+        timed(type(step), "run", f"step {name}")
+    timed(planning, "_known_versions", "  plan: known versions (git tags + registry tag list)")
+    timed(getattr(run_mod, "Run", None), "_registry_client", "  registry client setup (imports requests)")
     timed(Engine, "_buildkit", "  build: which docker CLI does BuildKit (version processes)")
     timed(Engine, "_run_cli", "  build: docker build (BuildKit)")
     timed(Engine, "_client", "  docker SDK client (imports docker)")
     timed(Engine, "tag", "  engine tag (SDK)")
-    timed(Engine, "push", "  publish: engine push of the first tag (SDK)")
+    timed(Engine, "export_oci", "  publish: export the built image to an OCI layout")
+    timed(layout_push, "push_content", "  publish: blobs of the version tag (own client)")
     for name in ("ping", "head_manifest", "get_manifest", "put_manifest", "list_tags"):
         timed(RegistryClient, name, f"  registry {name}")
-    timed(notes, "notes_input", "  release: notes input (git history)")
+    timed(releasing, "notes_input", "  release: notes input (git history)")
     timed(git_history, "ensure_history", "  release: git_history.ensure_history")
     timed(git_history, "release_history", "  release: git_history.release_history")
-    timed(notes, "render_notes", "  release: render the notes (Jinja2)")
+    timed(releasing, "render_notes", "  release: render the notes (Jinja2)")
 
     _patch_whatifs({w.strip() for w in os.environ.get("BENCH_WHATIF", "").split(",") if w.strip()}, engine)
 

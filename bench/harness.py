@@ -341,7 +341,12 @@ def _rules(n_tags: int) -> str:
     return "  tags:\n" + "".join(f"    - \"{r}\"\n" for r in lines)
 
 
-def project(name: str, images: list[str] | str, *, n_tags: int = 4, verify: bool = True, tag: str = TAG) -> Path:
+SIGN_ENV = "BENCH_COSIGN_KEY"  # signing settings for project(sign=...): the key in this variable, its password
+SIGN_PASSWORD_ENV = "BENCH_COSIGN_PASSWORD"  # in this one
+
+
+def project(name: str, images: list[str] | str, *, n_tags: int = 4, verify: bool = True, tag: str = TAG,
+            sign: str | None = None) -> Path:
     """A fresh git repository with a Dockerfile of LAYERS COPY layers of fresh random content, an
     invoke.yaml like examples/hello's (forge none: notes to a file) for ``images``, and two release
     tags (v1.2.2, ``tag``) with a few commits between them."""
@@ -355,11 +360,16 @@ def project(name: str, images: list[str] | str, *, n_tags: int = 4, verify: bool
     extra = _rules(n_tags)
     if not verify:  # trust each manifest PUT's answer instead of reading every tag back
         extra += "  registry:\n    verify: false\n"
+    if sign:  # "signature", or "attested": the signature, an SBOM and a provenance attestation
+        extra += f"  sign:\n    key_env: {SIGN_ENV}\n    password_env: {SIGN_PASSWORD_ENV}\n"
+        if sign == "attested":
+            extra += "  sbom: true\n  provenance: true\n"
     (d / "invoke.yaml").write_text(
         "release:\n"
         "  images:\n" + "".join(f"    - {i}\n" for i in images)
         + f"  project:\n    title: {name}\n    description: a benchmark image\n"
-        "  build:\n    network: host\n"
+        + (f"    source: https://git.example/acme/{name}\n" if sign == "attested" else "")  # provenance names it
+        + "  build:\n    network: host\n"
         "  forge:\n    type: none\n"
         "  known_versions:\n    remote: false\n"
         + extra
@@ -378,8 +388,9 @@ def project(name: str, images: list[str] | str, *, n_tags: int = 4, verify: bool
     return d
 
 
-def invoke(d: Path, *args: str, sample: bool = False, check: bool = True, timeout: float = 600) -> Run:
-    return run([INVOKE, *args], d, sample=sample, check=check, timeout=timeout)
+def invoke(d: Path, *args: str, sample: bool = False, check: bool = True, timeout: float = 600,
+           extra_env: dict | None = None) -> Run:
+    return run([INVOKE, *args], d, sample=sample, check=check, timeout=timeout, extra_env=extra_env)
 
 
 # ------------------------------------------------------------------------------ the docker-CLI baselines

@@ -5,13 +5,16 @@ registry), each released by image-release (the default settings, and `registry.v
 tag sweep), by the docker CLI both ways (`docker tag` + `docker push` per tag; one build with a `-t` per
 tag, then `docker push --all-tags`), next to the floor: every blob sent once (distribution 2.8 takes
 no single-request upload, so a POST and a PUT each; another repository of the same registry mounts it,
-one POST) and one manifest PUT per tag, nothing else (no ping, no checks, no reads).
+one POST) and one manifest PUT per tag, nothing else (no ping, no checks, no reads). Then what signing
+adds to a 4-tag release (issue 15): a signature alone, and a signature with an SBOM and a provenance
+attestation, against the floor of one manifest PUT per signed object plus its blobs.
 """
 
 from __future__ import annotations
 
 from harness import (
-    LAYERS, PROXY_HOSTS, REGISTRY, STYLES, TAG, Results, cli_build, cli_publish, invoke, project, say, tag_names, uid,
+    LAYERS, PROXY_HOSTS, REGISTRY, SIGN_ENV, SIGN_PASSWORD_ENV, STYLES, TAG, Results, cli_build, cli_publish, invoke, project, say,
+    tag_names, uid,
 )
 from proxy import CountingProxy, summarize
 
@@ -29,21 +32,26 @@ def _check_whole(name: str, summ: dict, images: list[str], tags: list[str], host
     puts = summ["manifest_puts_by_repo"]
     blobs = summ["blobs_by_repo"]
     for repo in repos:
-        if puts.get(repo) != sorted(tags) or blobs.get(repo) != BLOBS:
+        put = [t for t in puts.get(repo) or [] if not t.startswith("sha256-")]  # not signatures, attestations
+        signed = len(put) != len(puts.get(repo) or [])
+        if put != sorted(tags) or not (blobs.get(repo) or 0) >= BLOBS or (not signed and blobs.get(repo) != BLOBS):
             raise RuntimeError(
                 f"traffic {name}: for {repo} the proxy saw manifest PUTs {puts.get(repo)} and {blobs.get(repo)} "
                 f"blobs, expected one PUT of each of {sorted(tags)} and {BLOBS} blobs; not reporting counts of a "
                 "release it did not see whole")
 
 
+SIGNED = ("signature", "attested")  # sides of the signing rows: project(sign=...)
+
+
 def _release(proxy: CountingProxy, side: str, n_tags: int, n_images: int) -> dict:
-    """One counted release: side is ours, noverify, or a docker-CLI style."""
+    """One counted release: side is ours, noverify, a docker-CLI style, or a signing side (SIGNED)."""
     host = proxy.host
     key = uid()
     images = [f"{host}/bench/{side}-{n_tags}t{n_images}i-{key}-{chr(97 + i)}" for i in range(n_images)]
     tags = tag_names(n_tags)
-    d = project(f"traffic-{side}-{n_tags}-{n_images}-{key}", images if side in ("ours", "noverify") else "unused",
-                n_tags=n_tags, verify=side != "noverify")
+    d = project(f"traffic-{side}-{n_tags}-{n_images}-{key}", "unused" if side in STYLES else images,
+                n_tags=n_tags, verify=side != "noverify", sign=side if side in SIGNED else None)
     if side in STYLES:
         cli_build(d, images, tags, side)
     proxy.take()
@@ -51,7 +59,7 @@ def _release(proxy: CountingProxy, side: str, n_tags: int, n_images: int) -> dic
     if side in STYLES:
         cli_publish(d, images, tags, side)
     else:
-        invoke(d, "release", "--tag", TAG)
+        invoke(d, "release", "--tag", TAG, extra_env=_signing_env() if side in SIGNED else None)
     summ = summarize(proxy.take())
     summ.update(proxy.counters())
     _check_whole(f"{side}, {n_tags} tags, {n_images} images", summ, images, tags, host)
@@ -95,6 +103,39 @@ def section_traffic(res: Results, tag_sweep: tuple[int, ...], image_sweep: tuple
                      f"{per('noverify'):.2f}: {_per_kind(counts[('noverify', b, 1)], counts[('noverify', a, 1)], b - a)}")
     _traffic_images(res, counts, image_sweep, req)
     _traffic_bytes(res, counts, tag_sweep)
+    if 4 in tag_sweep:
+        with CountingProxy(REGISTRY) as proxy:
+            PROXY_HOSTS.append(proxy.host)
+            signed = {side: _release(proxy, side, 4, 1) for side in SIGNED}
+        res.details["traffic"].update({f"{s} 4 tags 1 image": v for s, v in signed.items()})
+        _traffic_signing(res, counts[("ours", 4, 1)], signed)
+
+
+def _signing_env() -> dict:
+    from image_release.adapters.keys import generate_key_pair
+
+    global _KEY
+    if _KEY is None:
+        _KEY = generate_key_pair(_PASSWORD).private_pem.decode()
+    return {SIGN_ENV: _KEY, SIGN_PASSWORD_ENV: _PASSWORD}
+
+
+_KEY = None
+_PASSWORD = "bench-signing-key-password"  # of a throwaway key made for this run
+
+
+def _traffic_signing(res: Results, plain: dict, signed: dict) -> None:
+    """What signing adds to the 4-tag release: requests in all, and manifest PUTs, against the floor of one
+    manifest PUT per signed object (signature 1; with SBOM and provenance 3) plus its blobs (a config and
+    one layer each, a POST and a PUT each)."""
+    for side, objects in (("signature", 1), ("attested", 3)):
+        extra = signed[side]["requests"] - plain["requests"]
+        puts = signed[side]["by_method_kind"].get("PUT manifest", 0) - plain["by_method_kind"].get("PUT manifest", 0)
+        res.add("2", f"requests signing adds, {'a signature' if objects == 1 else 'signature + SBOM + provenance'}",
+                extra, "", f"{objects} manifest PUT{'s' if objects > 1 else ''} + blobs", puts <= objects,
+                floor=objects * 5,
+                note=f"extra manifest PUTs {puts} for {objects} signed object{'s' if objects > 1 else ''}; "
+                     f"signed release by kind: {_kinds(signed[side])}")
 
 
 def _traffic_images(res: Results, counts: dict, image_sweep: tuple[int, ...], req) -> None:
