@@ -347,3 +347,21 @@ def test_property_concurrent_releases_end_with_floating_tags_on_their_owners(ver
         assert owner is not None
         want = registry.tags[version_tag_of(owner, st_settings, ctx)]
         assert registry.tags[tag] == want, (tag, str(owner), registry.tags)
+
+
+def test_a_repair_made_from_a_stale_tag_list_is_checked_again():
+    """An interleaving the property above found: 1.2.3's race check read the tag list before 1.3.1 had
+    published, then "repaired" latest onto 1.3.0 after 1.3.1 had put it; 1.3.1 trusted its own put. A
+    repair is now followed by another read (apply_tags.converge), so latest ends on 1.3.1."""
+    from image_release.core.versions import parse_version
+
+    class Replay:  # the draws hypothesis made, in order
+        def __init__(self, draws):
+            self.draws = list(draws)
+
+        def draw(self, strategy):
+            return self.draws.pop(0)
+
+    schedule = [int(c) for c in "0000000001111100000011111111"] + [0] * 172
+    test = test_property_concurrent_releases_end_with_floating_tags_on_their_owners.hypothesis.inner_test
+    test(["1.2.3", "1.3.1", "1.3.0"], Replay([schedule, [], [], [parse_version("1.3.1")]]))

@@ -59,11 +59,19 @@ def _put_tag(run, action, tag: str, put, manifest, verify: bool) -> str | None:
     return None
 
 
+CONVERGE_ROUNDS = 5  # tag-list reads after repairs before giving up (each round sees every version put before it)
+
+
 def converge(run, action) -> None:
     """Settle this version's other tags against concurrent releases (see core.actions.Converge): the tag
-    list is read once; the version tag and the version tag of a higher owner cost one HEAD each. The owners
-    of the floating tags are found in one pass over the versions, highest first (core.guard.owners_of_tags)."""
-    plan = run.plan
+    list is read once (again only after a repair); the version tag and the version tag of a higher owner
+    cost one HEAD each. The owners
+    of the floating tags are found in one pass over the versions, highest first (core.guard.owners_of_tags).
+
+    A repair is itself a write made from a read that may be stale (a higher version's run can put its tags
+    between our read and our repair), so after repairing a floating tag the tag list is read again and the
+    owners decided anew, until a round repairs nothing: the last write to a floating tag is then always
+    checked by a read made after it, by the run that made it."""
     name, client = run.registry_for(action.image)
     repo = name.repository
     ours = run.results.pushed[action.image]
@@ -72,17 +80,32 @@ def converge(run, action) -> None:
         info = client.head_manifest(repo, action.version_tag)
         winner = info.digest if info else ours
     floating = [t for t in action.tags if t in action.floating]
-    owners = {}
-    if floating:
-        versions = versions_in_registry(client.list_tags(repo), run.settings) + list(plan.known_versions)
-        owners = owners_of_tags(floating, versions, run.settings, run.context)
-    for tag in action.tags:
-        want = _wanted(run, client, repo, tag, tag in action.floating, owners.get(tag), winner)
-        if want is not None and run.results.resolved.get(action.image, {}).get(tag, ours) != want:
-            client.put_manifest(repo, tag, client.get_manifest(repo, want))
-            run.say(f"repaired {action.image}:{tag} -> {want[:19]}: a concurrent release had moved it")
+    resolved = run.results.resolved.setdefault(action.image, {})
+    for _ in range(CONVERGE_ROUNDS):
+        if not _converge_round(run, action, client, repo, floating, resolved, ours, winner):
+            break
+    else:
+        raise PublishError(f"the floating tags of {action.image} kept moving while this release settled them "
+                           f"({CONVERGE_ROUNDS} rounds)", hint=RERUN, published=tuple(run.results.published))
     if winner != ours:
         _lost_same_version_race(run, action, ours, winner)
+
+
+def _converge_round(run, action, client, repo: str, floating: list, resolved: dict, ours: str, winner: str) -> bool:
+    """One round of :func:`converge`; whether it repaired a floating tag (and so needs another)."""
+    owners = {}
+    if floating:
+        versions = versions_in_registry(client.list_tags(repo), run.settings) + list(run.plan.known_versions)
+        owners = owners_of_tags(floating, versions, run.settings, run.context)
+    again = False
+    for tag in action.tags:
+        want = _wanted(run, client, repo, tag, tag in action.floating, owners.get(tag), winner)
+        if want is not None and resolved.get(tag, ours) != want:
+            client.put_manifest(repo, tag, client.get_manifest(repo, want))
+            resolved[tag] = want
+            again = again or tag in action.floating
+            run.say(f"repaired {action.image}:{tag} -> {want[:19]}: a concurrent release had moved it")
+    return again
 
 
 def _wanted(run, client, repo, tag: str, floating: bool, owner, winner: str) -> str | None:
