@@ -207,13 +207,18 @@ def test_concurrent_puts_share_one_token_and_count_exactly(token_registry, pushe
     assert sorted(token_registry.skopeo_tags(repo)) == sorted(tags + ["1.0.0"])
 
 
-def test_stats_count_concurrent_requests_exactly(fake):
+def test_stats_count_concurrent_requests_exactly(fake, caplog):
+    """Every attempt is counted once, from 16 threads at once. On a loaded machine a connection can break
+    off and the attempt is retried (the retry policy logs it): the stats count that attempt too."""
     fake.on("HEAD", r"/manifests/", lambda req: head_answer())
     reg = client(fake.address)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(lambda i: reg.head_manifest("a/b", f"t{i % 7}"), range(200)))
-    assert reg.stats.requests == 200 == fake.count("HEAD")
-    assert reg.stats.by_kind == {"HEAD manifests": 200}
+    with caplog.at_level("WARNING", logger="image_release.retry"):
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda i: reg.head_manifest("a/b", f"t{i % 7}"), range(200)))
+    retried = sum(1 for r in caplog.records if r.getMessage().startswith("retry HEAD"))
+    assert reg.stats.requests == 200 + retried
+    assert 200 <= fake.count("HEAD") <= 200 + retried
+    assert reg.stats.by_kind == {"HEAD manifests": 200 + retried}
 
 
 # -- blobs: mounts and uploads (an image pushed by digest without the engine) ---------------------------------
